@@ -1,0 +1,385 @@
+//! The engine's public façade: `Argon` (a connected project), branch management, and
+//! `Coll` (one collection on one branch, optionally at a past LSN).
+
+use crate::branch_meta::{info_document, levels, BranchMeta, Level};
+use crate::error::{ArgonError, Result};
+use crate::heads;
+use crate::names::{self, head_collection, validate_branch_name, validate_collection_name, MAIN};
+use crate::options::ConnectOptions;
+use crate::project::Project;
+use crate::read::{DocCursor, FindOpts, ReadView};
+use crate::telemetry::OpTimer;
+use crate::write::{self, Change, InsertOutcome, ModifyOpts, ModifyOutcome, Target};
+use mongodb::bson::{doc, Bson, DateTime, Document};
+use mongodb::options::ReturnDocument;
+use std::sync::Arc;
+
+/// A connected project.
+#[derive(Clone)]
+pub struct Argon {
+    p: Arc<Project>,
+}
+
+impl Argon {
+    pub async fn connect(uri: &str, opts: ConnectOptions) -> Result<Argon> {
+        Ok(Argon {
+            p: Project::connect(uri, opts).await?,
+        })
+    }
+
+    pub fn project(&self) -> &Arc<Project> {
+        &self.p
+    }
+
+    /// Whether writes run in transactions (replica set / sharded cluster).
+    pub fn transactions(&self) -> bool {
+        self.p.transactions
+    }
+
+    /// A collection handle on `branch` (no I/O; the branch is checked on first use).
+    pub fn collection(&self, branch: &str, name: &str, at: Option<i64>) -> Result<Coll> {
+        validate_collection_name(name)?;
+        Ok(Coll {
+            p: self.p.clone(),
+            branch: branch.to_string(),
+            name: name.to_string(),
+            at,
+        })
+    }
+
+    /// Creates `name` as a child of `from`, seeing `from` as of now. O(1): it writes one
+    /// metadata record and copies no data.
+    pub async fn create_branch(&self, name: &str, from: &str) -> Result<BranchMeta> {
+        let t = OpTimer::start("createBranch");
+        let r = self.create_branch_inner(name, from).await;
+        t.finish(&r);
+        r
+    }
+
+    async fn create_branch_inner(&self, name: &str, from: &str) -> Result<BranchMeta> {
+        self.p.check_open()?;
+        validate_branch_name(name)?;
+        let parent = self.p.branch_meta(from).await?;
+        if self.p.branches().find_one(doc! {"_id": name}).await?.is_some() {
+            return Err(ArgonError::BranchExists(name.to_string()));
+        }
+        let fork_lsn = self.p.committed_lsn().await?;
+        let seq = self
+            .p
+            .meta()
+            .find_one_and_update(doc! {"_id": "branchSeq"}, doc! {"$inc": {"n": 1_i64}})
+            .return_document(ReturnDocument::After)
+            .await?
+            .and_then(|d| d.get_i64("n").ok())
+            .ok_or_else(|| ArgonError::Internal("branch sequence missing".into()))?;
+        let meta = BranchMeta {
+            name: name.to_string(),
+            id: i32::try_from(seq).map_err(|_| ArgonError::Internal("branch ids exhausted".into()))?,
+            parent: Some(parent.name.clone()),
+            parent_id: Some(parent.id),
+            fork_lsn,
+            created_at: DateTime::now(),
+            protected: false,
+        };
+        match self.p.branches().insert_one(&meta).await {
+            Ok(_) => {}
+            Err(e) if crate::error::server_code_of(&e) == Some(11000) => {
+                return Err(ArgonError::BranchExists(name.to_string()))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.p.forget_branch(name);
+        metrics::counter!(crate::telemetry::BRANCHES_CREATED_TOTAL).increment(1);
+        tracing::info!(branch = name, from, fork_lsn, "branch created");
+        Ok(meta)
+    }
+
+    pub async fn branch_info(&self, name: &str) -> Result<Document> {
+        self.p.forget_branch(name);
+        let m = self.p.branch_meta(name).await?;
+        let head = self.p.head_lsn(&m).await?;
+        Ok(info_document(&m, head))
+    }
+
+    pub async fn list_branches(&self) -> Result<Vec<Document>> {
+        self.p.check_open()?;
+        use futures_util::TryStreamExt;
+        let all: Vec<BranchMeta> = self
+            .p
+            .branches()
+            .find(doc! {})
+            .sort(doc! {"createdAt": 1, "id": 1})
+            .await?
+            .try_collect()
+            .await?;
+        let mut out = Vec::with_capacity(all.len());
+        for m in &all {
+            out.push(info_document(m, self.p.head_lsn(m).await?));
+        }
+        Ok(out)
+    }
+
+    pub async fn protect_branch(&self, name: &str, protected: bool) -> Result<()> {
+        let r = self
+            .p
+            .branches()
+            .update_one(doc! {"_id": name}, doc! {"$set": {"protected": protected}})
+            .await?;
+        self.p.forget_branch(name);
+        if r.matched_count == 0 {
+            return Err(ArgonError::BranchNotFound(name.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Deletes a branch, its head collections and its WAL records. Refuses `main`,
+    /// protected branches and branches that have children.
+    pub async fn delete_branch(&self, name: &str) -> Result<()> {
+        let t = OpTimer::start("deleteBranch");
+        let r = self.delete_branch_inner(name).await;
+        t.finish(&r);
+        r
+    }
+
+    async fn delete_branch_inner(&self, name: &str) -> Result<()> {
+        self.p.forget_branch(name);
+        let m = self.p.branch_meta(name).await?;
+        if m.name == MAIN {
+            return Err(ArgonError::BranchProtected(format!("{MAIN} (the root branch cannot be deleted)")));
+        }
+        if m.protected {
+            return Err(ArgonError::BranchProtected(name.to_string()));
+        }
+        let children = self
+            .p
+            .branches()
+            .count_documents(doc! {"parent": name})
+            .await?;
+        if children > 0 {
+            return Err(ArgonError::BranchHasChildren(format!(
+                "branch {name:?} has {children} child branch(es); delete them first"
+            )));
+        }
+        self.p.branches().delete_one(doc! {"_id": name}).await?;
+        self.p.forget_branch(name);
+        let prefix = format!("__argon.h.{}.", m.id);
+        for coll in self.p.db.list_collection_names().await? {
+            if let Some(user_coll) = coll.strip_prefix(&prefix) {
+                self.p.db.collection::<Document>(&coll).drop().await?;
+                heads::forget(&self.p, m.id, user_coll);
+            }
+        }
+        self.p.wal().delete_many(doc! {"b": m.id}).await?;
+        tracing::info!(branch = name, "branch deleted");
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.p.close().await;
+    }
+}
+
+/// One collection on one branch, at its head (`at == None`) or at a past LSN (read-only).
+#[derive(Clone)]
+pub struct Coll {
+    p: Arc<Project>,
+    branch: String,
+    name: String,
+    at: Option<i64>,
+}
+
+fn check_reserved(docs: &[&Document]) -> Result<()> {
+    docs.iter().try_for_each(|d| names::check_no_reserved_paths(d))
+}
+
+impl Coll {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn chain_levels(&self) -> Result<(Vec<Level>, Vec<i32>)> {
+        self.p.check_open()?;
+        let chain = self.p.chain(&self.branch).await?;
+        let owned: Vec<BranchMeta> = chain.iter().map(|b| (**b).clone()).collect();
+        let ids = owned.iter().map(|b| b.id).collect();
+        Ok((levels(&owned, self.at), ids))
+    }
+
+    async fn target(&self) -> Result<(Vec<Level>, Vec<heads::UniqueIndex>)> {
+        if let Some(at) = self.at {
+            return Err(ArgonError::ReadOnly(format!(
+                "branch {:?} at LSN {at} is a past view; write to the branch itself",
+                self.branch
+            )));
+        }
+        let (levels, ids) = self.chain_levels().await?;
+        let uniques = heads::ensure_head(&self.p, &ids, &self.name).await?;
+        Ok((levels, uniques))
+    }
+
+    async fn view(&self) -> Result<Vec<Level>> {
+        Ok(self.chain_levels().await?.0)
+    }
+
+    fn timer(&self, op: &'static str) -> OpTimer {
+        OpTimer::start(op)
+    }
+
+    pub async fn insert_many(&self, mut docs: Vec<Document>, ordered: bool) -> Result<(Vec<Bson>, InsertOutcome)> {
+        let t = self.timer("insert");
+        let r = async {
+            write::prepare_inserts(&mut docs)?;
+            let (levels, uniques) = self.target().await?;
+            let target = Target { p: &self.p, coll: &self.name, levels, uniques };
+            let ids = docs.iter().map(|d| d.get("_id").cloned().unwrap_or(Bson::Null)).collect();
+            Ok((ids, write::insert_many(&target, docs, ordered).await?))
+        }
+        .await;
+        t.finish(&r);
+        r
+    }
+
+    pub async fn modify(&self, op: &'static str, filter: Document, change: Change, o: ModifyOpts) -> Result<ModifyOutcome> {
+        let t = self.timer(op);
+        let r = async {
+            check_reserved(&[&filter])?;
+            if let Some(s) = &o.sort {
+                check_reserved(&[s])?;
+            }
+            match &change {
+                Change::Update { update: Bson::Document(u), array_filters } => {
+                    check_reserved(&[u])?;
+                    if let Some(af) = array_filters {
+                        check_reserved(&af.iter().collect::<Vec<_>>())?;
+                    }
+                }
+                Change::Update { update: Bson::Array(stages), .. } => {
+                    for s in stages.iter().filter_map(|s| s.as_document()) {
+                        check_reserved(&[s])?;
+                    }
+                }
+                _ => {}
+            }
+            let (levels, uniques) = self.target().await?;
+            let target = Target { p: &self.p, coll: &self.name, levels, uniques };
+            write::modify(&target, filter, change, o).await
+        }
+        .await;
+        t.finish(&r);
+        r
+    }
+
+    pub async fn find(&self, filter: Document, o: FindOpts) -> Result<DocCursor> {
+        let t = self.timer("find");
+        let r = async {
+            check_reserved(&[&filter])?;
+            for d in [&o.sort, &o.projection].into_iter().flatten() {
+                check_reserved(&[d])?;
+            }
+            let levels = self.view().await?;
+            ReadView { p: &self.p, coll: &self.name, levels }.find(filter, o).await
+        }
+        .await;
+        t.finish(&r);
+        r
+    }
+
+    pub async fn find_one(&self, filter: Document, o: FindOpts) -> Result<Option<Document>> {
+        let mut c = self.find(filter, FindOpts { limit: Some(1), ..o }).await?;
+        let (bytes, n) = c.next_batch(1).await?;
+        Ok(if n == 0 { None } else { Some(mongodb::bson::from_slice(&bytes)?) })
+    }
+
+    pub async fn count_documents(&self, filter: Document, skip: Option<u64>, limit: Option<i64>) -> Result<u64> {
+        let t = self.timer("countDocuments");
+        let r = async {
+            check_reserved(&[&filter])?;
+            let levels = self.view().await?;
+            ReadView { p: &self.p, coll: &self.name, levels }.count(filter, skip, limit).await
+        }
+        .await;
+        t.finish(&r);
+        r
+    }
+
+    pub async fn estimated_document_count(&self) -> Result<u64> {
+        let levels = self.view().await?;
+        ReadView { p: &self.p, coll: &self.name, levels }.estimated_count().await
+    }
+
+    pub async fn distinct(&self, field: &str, filter: Document) -> Result<Vec<Bson>> {
+        let t = self.timer("distinct");
+        let r = async {
+            check_reserved(&[&filter, &doc! {field: 1}])?;
+            let levels = self.view().await?;
+            ReadView { p: &self.p, coll: &self.name, levels }.distinct(field, filter).await
+        }
+        .await;
+        t.finish(&r);
+        r
+    }
+
+    pub async fn aggregate(&self, pipeline: Vec<Document>, batch: Option<u32>) -> Result<DocCursor> {
+        let t = self.timer("aggregate");
+        let r = async {
+            check_reserved(&pipeline.iter().collect::<Vec<_>>())?;
+            let levels = self.view().await?;
+            ReadView { p: &self.p, coll: &self.name, levels }.aggregate(pipeline, batch).await
+        }
+        .await;
+        t.finish(&r);
+        r
+    }
+
+    pub async fn create_index(&self, keys: Document, options: Document) -> Result<String> {
+        check_reserved(&[&keys])?;
+        let (levels, _) = self.target().await?;
+        let id = levels[0].id;
+        let coll = self.p.db.collection::<Document>(&head_collection(id, &self.name));
+        let mut spec = options.clone();
+        spec.insert("key", keys.clone());
+        let name = if id == names::MAIN_ID {
+            let opts: mongodb::options::IndexOptions = mongodb::bson::from_document(options)?;
+            let model = mongodb::IndexModel::builder().keys(keys).options(opts).build();
+            coll.create_index(model).await?.index_name
+        } else {
+            let model = heads::child_index_model(&spec)?
+                .ok_or_else(|| ArgonError::InvalidArgument("cannot create an index named _id_".into()))?;
+            let r = coll.create_index(model).await?.index_name;
+            heads::forget(&self.p, id, &self.name);
+            r
+        };
+        Ok(name)
+    }
+
+    pub async fn drop_index(&self, name: &str) -> Result<()> {
+        let (levels, _) = self.target().await?;
+        let id = levels[0].id;
+        self.p
+            .db
+            .collection::<Document>(&head_collection(id, &self.name))
+            .drop_index(name)
+            .await?;
+        heads::forget(&self.p, id, &self.name);
+        Ok(())
+    }
+
+    pub async fn list_indexes(&self) -> Result<Vec<Document>> {
+        let (_, ids) = self.chain_levels().await?;
+        heads::effective_specs(&self.p, &ids, &self.name).await
+    }
+
+    /// Deletes every document through the WAL (so history keeps them), then on `main`
+    /// drops the collection and its indexes.
+    pub async fn drop(&self) -> Result<bool> {
+        let out = self
+            .modify("drop", doc! {}, Change::Delete, ModifyOpts { multi: true, ..Default::default() })
+            .await?;
+        let (levels, _) = self.target().await?;
+        if levels[0].id == names::MAIN_ID {
+            self.p.db.collection::<Document>(&self.name).drop().await?;
+            heads::forget(&self.p, names::MAIN_ID, &self.name);
+        }
+        Ok(out.deleted > 0)
+    }
+}

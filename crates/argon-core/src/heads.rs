@@ -1,0 +1,175 @@
+//! Head collections of child branches: created on a branch's first write to a collection,
+//! with the parent's indexes copied (unique ones restricted to live rows so tombstones
+//! never collide), and the unique-index list the write path checks against ancestors.
+
+use crate::error::Result;
+use crate::names::{head_collection, F_LSN, MAIN_ID};
+use crate::project::Project;
+use mongodb::bson::{doc, Bson, Document};
+use mongodb::IndexModel;
+use futures_util::TryStreamExt;
+
+/// A unique index a write on a child branch must also enforce against ancestor rows.
+#[derive(Debug, Clone)]
+pub struct UniqueIndex {
+    pub name: String,
+    pub keys: Vec<String>,
+    pub sparse: bool,
+    pub partial: Option<Document>,
+}
+
+/// Index specs of a collection as users see them (Argon's own partial clause removed).
+pub async fn user_index_specs(p: &Project, branch_id: i32, coll: &str) -> Result<Vec<Document>> {
+    let c = p.db.collection::<Document>(&head_collection(branch_id, coll));
+    let specs: Vec<Document> = match c.list_indexes().await {
+        Ok(cur) => cur
+            .map_ok(|m| to_spec(&m))
+            .try_collect::<Vec<_>>()
+            .await?,
+        Err(e) if crate::error::server_code_of(&e) == Some(26) => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(specs.into_iter().map(|s| unwrap_live_clause(s)).collect())
+}
+
+fn to_spec(m: &IndexModel) -> Document {
+    let mut d = doc! {"v": 2, "key": m.keys.clone()};
+    if let Some(o) = &m.options {
+        if let Ok(Bson::Document(od)) = mongodb::bson::to_bson(o) {
+            for (k, v) in od {
+                d.insert(k, v);
+            }
+        }
+    }
+    d
+}
+
+fn live_clause() -> Document {
+    doc! {F_LSN: {"$exists": true}}
+}
+
+fn unwrap_live_clause(mut spec: Document) -> Document {
+    if let Ok(p) = spec.get_document("partialFilterExpression").cloned() {
+        if p == live_clause() {
+            spec.remove("partialFilterExpression");
+        } else if let Ok(arr) = p.get_array("$and") {
+            if arr.len() == 2 && arr[1] == Bson::Document(live_clause()) {
+                if let Bson::Document(orig) = &arr[0] {
+                    spec.insert("partialFilterExpression", orig.clone());
+                }
+            }
+        }
+    }
+    spec
+}
+
+/// Where a branch's effective index list comes from: its own head collection once it
+/// exists, else the nearest ancestor's.
+pub async fn effective_specs(p: &Project, chain_ids: &[i32], coll: &str) -> Result<Vec<Document>> {
+    for id in chain_ids {
+        if *id == MAIN_ID || head_exists(p, *id, coll).await? {
+            return user_index_specs(p, *id, coll).await;
+        }
+    }
+    Ok(Vec::new())
+}
+
+pub async fn head_exists(p: &Project, id: i32, coll: &str) -> Result<bool> {
+    let names = p
+        .db
+        .list_collection_names()
+        .filter(doc! {"name": head_collection(id, coll)})
+        .await?;
+    Ok(!names.is_empty())
+}
+
+/// Turns a user index spec into the spec used on a child head collection.
+pub fn child_index_model(spec: &Document) -> Result<Option<IndexModel>> {
+    let keys = spec.get_document("key").map_err(|_| {
+        crate::ArgonError::InvalidArgument("index spec without `key`".into())
+    })?;
+    if spec.get_str("name").ok() == Some("_id_") {
+        return Ok(None);
+    }
+    let mut opts = spec.clone();
+    for k in ["key", "v", "ns", "expireAfterSeconds"] {
+        opts.remove(k);
+    }
+    if opts.get_bool("unique").unwrap_or(false) {
+        let mut partial = live_clause();
+        if opts.get_bool("sparse").unwrap_or(false) {
+            opts.remove("sparse");
+            let exists: Vec<Bson> = keys
+                .keys()
+                .map(|k| Bson::Document(doc! {k: {"$exists": true}}))
+                .collect();
+            partial = doc! {"$and": [Bson::Document(partial), Bson::Document(doc!{"$and": exists})]};
+        }
+        let combined = match opts.get_document("partialFilterExpression") {
+            Ok(orig) => doc! {"$and": [orig.clone(), partial]},
+            Err(_) => partial,
+        };
+        opts.insert("partialFilterExpression", combined);
+    }
+    let options: mongodb::options::IndexOptions = mongodb::bson::from_document(opts)?;
+    Ok(Some(IndexModel::builder().keys(keys.clone()).options(options).build()))
+}
+
+/// Makes sure `branch_id`'s head collection for `coll` exists with its parent's indexes,
+/// and returns its unique indexes. Runs outside transactions (DDL); idempotent.
+pub async fn ensure_head(p: &Project, chain_ids: &[i32], coll: &str) -> Result<Vec<UniqueIndex>> {
+    let id = chain_ids[0];
+    let key = (id, coll.to_string());
+    if let Some(u) = p.known_heads.lock().expect("heads lock").get(&key) {
+        return Ok(u.clone());
+    }
+    if id != MAIN_ID && !head_exists(p, id, coll).await? {
+        let specs = effective_specs(p, &chain_ids[1..], coll).await?;
+        let name = head_collection(id, coll);
+        match p.db.create_collection(&name).await {
+            Ok(()) => {}
+            Err(e) if crate::error::server_code_of(&e) == Some(48) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let models: Vec<IndexModel> = specs
+            .iter()
+            .filter_map(|s| child_index_model(s).transpose())
+            .collect::<Result<_>>()?;
+        if !models.is_empty() {
+            p.db.collection::<Document>(&name).create_indexes(models).await?;
+        }
+    }
+    let uniques = if id == MAIN_ID {
+        Vec::new()
+    } else {
+        unique_indexes(&user_index_specs(p, id, coll).await?)
+    };
+    p.known_heads
+        .lock()
+        .expect("heads lock")
+        .put(key, uniques.clone());
+    Ok(uniques)
+}
+
+pub fn unique_indexes(specs: &[Document]) -> Vec<UniqueIndex> {
+    specs
+        .iter()
+        .filter(|s| s.get_bool("unique").unwrap_or(false))
+        .filter_map(|s| {
+            Some(UniqueIndex {
+                name: s.get_str("name").ok()?.to_string(),
+                keys: s.get_document("key").ok()?.keys().cloned().collect(),
+                sparse: s.get_bool("sparse").unwrap_or(false),
+                partial: s.get_document("partialFilterExpression").ok().cloned(),
+            })
+        })
+        .collect()
+}
+
+/// Forgets cached head info (after index changes or branch deletion).
+pub fn forget(p: &Project, id: i32, coll: &str) {
+    p.known_heads
+        .lock()
+        .expect("heads lock")
+        .pop(&(id, coll.to_string()));
+}

@@ -1,0 +1,26 @@
+//! argon-core: Git-like branches, a write-ahead log and time travel for MongoDB.
+//!
+//! This crate is the whole engine and has no Node.js dependency; the napi binding in the
+//! repository root is a thin layer over [`Argon`] and [`Coll`]. See ARCHITECTURE.md.
+
+pub mod api;
+pub mod branch_meta;
+pub mod error;
+pub mod heads;
+pub mod lsn;
+pub mod names;
+pub mod options;
+pub mod project;
+pub mod read;
+pub mod sort;
+pub mod telemetry;
+pub mod txn;
+pub mod view;
+pub mod write;
+
+pub use api::{Argon, Coll};
+pub use error::{ArgonError, Result};
+pub use options::ConnectOptions;
+pub use read::{DocCursor, FindOpts};
+pub use write::{Change, InsertOutcome, ModifyOpts, ModifyOutcome};
+pub use mongodb::bson;

@@ -1,0 +1,34 @@
+//! Options accepted by `Argon::connect` (deserialized from the JS options object).
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConnectOptions {
+    /// The MongoDB database that holds the project (required).
+    pub database: String,
+    /// How long to wait for a usable server before failing with `SERVER_UNREACHABLE`.
+    /// Defaults to the URI's `serverSelectionTimeoutMS`, else 10 000 ms.
+    pub server_selection_timeout_ms: Option<u64>,
+    /// Application name reported to the server.
+    pub app_name: Option<String>,
+    /// How many times a write transaction is retried after a transient error (write
+    /// conflict). Retries back off exponentially with jitter. Default 50.
+    pub max_transaction_retries: Option<usize>,
+    /// How long cached branch metadata is trusted, in ms. Default 1000.
+    pub metadata_cache_ms: Option<u64>,
+    /// Entries in the branch-metadata LRU cache. Default 1024.
+    pub metadata_cache_size: Option<usize>,
+}
+
+impl ConnectOptions {
+    pub fn from_json(v: Option<&str>) -> crate::Result<Self> {
+        match v {
+            None => Err(crate::ArgonError::InvalidArgument(
+                "connect options need `database`".into(),
+            )),
+            Some(s) => serde_json::from_str(s)
+                .map_err(|e| crate::ArgonError::InvalidArgument(format!("connect options: {e}"))),
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! A project: one MongoDB database holding user collections plus Argon's reserved ones.
+//! Connects, checks the deployment, initialises metadata, and caches branch metadata.
+
+use crate::branch_meta::BranchMeta;
+use crate::error::{ArgonError, Result};
+use crate::names::{self, BRANCHES, META, WAL};
+use crate::options::ConnectOptions;
+use lru::LruCache;
+use mongodb::bson::{doc, DateTime, Document};
+use mongodb::options::{ClientOptions, IndexOptions};
+use mongodb::{Client, Collection, Database, IndexModel};
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Version of the on-disk layout this build writes. A project with a newer version is
+/// refused with `FORMAT_VERSION`.
+pub const FORMAT_VERSION: i32 = 1;
+
+/// Shared state of one connected project.
+pub struct Project {
+    pub(crate) client: Client,
+    pub(crate) db: Database,
+    /// Whether the deployment supports multi-document transactions (replica set/mongos).
+    pub(crate) transactions: bool,
+    pub(crate) max_txn_retries: usize,
+    cache_ttl: Duration,
+    branch_cache: Mutex<LruCache<String, (Instant, Arc<BranchMeta>)>>,
+    /// Head collections known to exist (with indexes copied), keyed by (branch id, coll).
+    pub(crate) known_heads: Mutex<LruCache<(i32, String), Vec<crate::heads::UniqueIndex>>>,
+    closed: AtomicBool,
+}
+
+impl Project {
+    pub async fn connect(uri: &str, opts: ConnectOptions) -> Result<Arc<Project>> {
+        if opts.database.is_empty()
+            || opts.database.contains(['/', '\\', '.', ' ', '"', '$', '\0'])
+        {
+            return Err(ArgonError::InvalidArgument(format!(
+                "invalid database name {:?}",
+                opts.database
+            )));
+        }
+        let mut co = ClientOptions::parse(uri)
+            .await
+            .map_err(|e| match *e.kind {
+                mongodb::error::ErrorKind::InvalidArgument { message, .. } => {
+                    ArgonError::InvalidUri(message)
+                }
+                _ => ArgonError::InvalidUri(e.to_string()),
+            })?;
+        if let Some(ms) = opts.server_selection_timeout_ms {
+            co.server_selection_timeout = Some(Duration::from_millis(ms));
+        } else if co.server_selection_timeout.is_none() {
+            co.server_selection_timeout = Some(Duration::from_secs(10));
+        }
+        if co.connect_timeout.is_none() {
+            co.connect_timeout = co.server_selection_timeout;
+        }
+        if let Some(name) = &opts.app_name {
+            co.app_name = Some(name.clone());
+        } else if co.app_name.is_none() {
+            co.app_name = Some("argondb".into());
+        }
+        let client = Client::with_options(co).map_err(|e| ArgonError::InvalidUri(e.to_string()))?;
+        let db = client.database(&opts.database);
+        let hello = client
+            .database("admin")
+            .run_command(doc! {"hello": 1})
+            .await?;
+        let transactions = (hello.contains_key("setName")
+            || hello.get_str("msg").ok() == Some("isdbgrid"))
+            && hello.contains_key("logicalSessionTimeoutMinutes");
+        let cache_size = NonZeroUsize::new(opts.metadata_cache_size.unwrap_or(1024).max(1))
+            .expect("max(1) is non-zero");
+        let project = Project {
+            client,
+            db,
+            transactions,
+            max_txn_retries: opts.max_transaction_retries.unwrap_or(50),
+            cache_ttl: Duration::from_millis(opts.metadata_cache_ms.unwrap_or(1000)),
+            branch_cache: Mutex::new(LruCache::new(cache_size)),
+            known_heads: Mutex::new(LruCache::new(NonZeroUsize::new(4096).expect("4096"))),
+            closed: AtomicBool::new(false),
+        };
+        project.init().await?;
+        tracing::info!(database = %opts.database, transactions, "argon project opened");
+        Ok(Arc::new(project))
+    }
+
+    /// Creates the reserved collections' singletons and indexes (idempotent).
+    async fn init(&self) -> Result<()> {
+        let meta: Collection<Document> = self.db.collection(META);
+        let now = DateTime::now();
+        meta.update_one(
+            doc! {"_id": "format"},
+            doc! {"$setOnInsert": {"version": FORMAT_VERSION, "createdAt": now}},
+        )
+        .upsert(true)
+        .await
+        .map(|_| ())
+        .or_else(ignore_dup)?;
+        let fmt = meta
+            .find_one(doc! {"_id": "format"})
+            .await?
+            .ok_or_else(|| ArgonError::Internal("format record missing".into()))?;
+        let version = fmt.get_i32("version").unwrap_or(0);
+        if version > FORMAT_VERSION {
+            return Err(ArgonError::FormatVersion(version));
+        }
+        for id in ["lsn", "branchSeq"] {
+            meta.update_one(doc! {"_id": id}, doc! {"$setOnInsert": {"n": 0_i64}})
+                .upsert(true)
+                .await
+                .map(|_| ())
+        .or_else(ignore_dup)?;
+        }
+        let branches: Collection<BranchMeta> = self.db.collection(BRANCHES);
+        let main = BranchMeta::main(now);
+        let main_doc = mongodb::bson::to_document(&main)?;
+        branches
+            .clone_with_type::<Document>()
+            .update_one(doc! {"_id": names::MAIN}, doc! {"$setOnInsert": main_doc})
+            .upsert(true)
+            .await
+            .map(|_| ())
+        .or_else(ignore_dup)?;
+        let wal: Collection<Document> = self.db.collection(WAL);
+        let idx = |keys: Document, name: &str| {
+            IndexModel::builder()
+                .keys(keys)
+                .options(IndexOptions::builder().name(name.to_string()).build())
+                .build()
+        };
+        wal.create_indexes([
+            idx(doc! {"b": 1, "c": 1, "k": 1, "_id": -1}, "doc_versions"),
+            idx(doc! {"b": 1, "c": 1, "e": 1, "_id": 1}, "closed_versions"),
+            idx(doc! {"b": 1, "_id": -1}, "branch_head"),
+            idx(doc! {"t": 1, "_id": 1}, "by_time"),
+        ])
+        .await?;
+        let parent_idx = IndexModel::builder().keys(doc! {"parent": 1}).build();
+        branches.create_index(parent_idx).await?;
+        Ok(())
+    }
+
+    pub(crate) fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            Err(ArgonError::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub async fn close(&self) {
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            self.client.clone().shutdown().await;
+        }
+    }
+
+    pub(crate) fn branches(&self) -> Collection<BranchMeta> {
+        self.db.collection(BRANCHES)
+    }
+
+    pub(crate) fn wal(&self) -> Collection<Document> {
+        self.db.collection(WAL)
+    }
+
+    pub(crate) fn meta(&self) -> Collection<Document> {
+        self.db.collection(META)
+    }
+
+    /// Branch metadata by name, from the cache when fresh.
+    pub async fn branch_meta(&self, name: &str) -> Result<Arc<BranchMeta>> {
+        self.check_open()?;
+        if let Some((at, m)) = self.branch_cache.lock().expect("cache lock").get(name) {
+            if at.elapsed() < self.cache_ttl {
+                return Ok(m.clone());
+            }
+        }
+        let m = self
+            .branches()
+            .find_one(doc! {"_id": name})
+            .await?
+            .ok_or_else(|| ArgonError::BranchNotFound(name.to_string()))?;
+        let m = Arc::new(m);
+        self.branch_cache
+            .lock()
+            .expect("cache lock")
+            .put(name.to_string(), (Instant::now(), m.clone()));
+        Ok(m)
+    }
+
+    pub(crate) fn forget_branch(&self, name: &str) {
+        self.branch_cache.lock().expect("cache lock").pop(name);
+    }
+
+    /// The branch followed by its ancestors up to `main`.
+    pub async fn chain(&self, name: &str) -> Result<Vec<Arc<BranchMeta>>> {
+        let mut out = vec![self.branch_meta(name).await?];
+        while let Some(p) = out.last().and_then(|b| b.parent.clone()) {
+            if out.len() > 1000 {
+                return Err(ArgonError::Internal("branch ancestry loops".into()));
+            }
+            out.push(self.branch_meta(&p).await?);
+        }
+        Ok(out)
+    }
+
+    /// The newest committed LSN of the project.
+    pub async fn committed_lsn(&self) -> Result<i64> {
+        let d = self
+            .meta()
+            .find_one(doc! {"_id": "lsn"})
+            .await?
+            .ok_or_else(|| ArgonError::Internal("lsn counter missing".into()))?;
+        Ok(d.get_i64("n").unwrap_or(0))
+    }
+
+    /// LSN of the newest write on a branch itself (its fork LSN when it has none).
+    pub async fn head_lsn(&self, meta: &BranchMeta) -> Result<i64> {
+        let last = self
+            .wal()
+            .find_one(doc! {"b": meta.id})
+            .sort(doc! {"b": 1, "_id": -1})
+            .projection(doc! {"_id": 1})
+            .await?;
+        Ok(last
+            .and_then(|d| d.get_i64("_id").ok())
+            .unwrap_or(meta.fork_lsn)
+            .max(meta.fork_lsn))
+    }
+}
+
+/// Two processes initialising a project at once can race on an upsert; the loser's
+/// duplicate-key error means the record exists, which is all that was wanted.
+fn ignore_dup<T: Default>(e: mongodb::error::Error) -> mongodb::error::Result<T> {
+    if crate::error::server_code_of(&e) == Some(11000) {
+        Ok(T::default())
+    } else {
+        Err(e)
+    }
+}

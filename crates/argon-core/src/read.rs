@@ -1,0 +1,254 @@
+//! The read path: `main` at its head reads the user's collection directly (a plain
+//! `find`); every other view runs the one aggregation built by `view::plan`. Results
+//! stream as raw BSON; nothing is materialised in memory beyond a driver batch.
+
+use crate::branch_meta::Level;
+use crate::error::{ArgonError, Result};
+use crate::names::{head_collection, F_LSN};
+use crate::project::Project;
+use crate::view::{self, ViewQuery};
+use mongodb::bson::{doc, Bson, Document, RawDocumentBuf};
+use mongodb::Cursor;
+
+/// find() options, as the driver names them.
+#[derive(Debug, Clone, Default)]
+pub struct FindOpts {
+    pub sort: Option<Document>,
+    pub skip: Option<u64>,
+    pub limit: Option<i64>,
+    pub projection: Option<Document>,
+    pub batch_size: Option<u32>,
+}
+
+/// A server cursor over user documents.
+pub struct DocCursor {
+    inner: Option<Cursor<RawDocumentBuf>>,
+}
+
+impl DocCursor {
+    /// Up to `max` documents, concatenated as BSON, and how many there are. An empty
+    /// batch means the cursor is exhausted.
+    pub async fn next_batch(&mut self, max: usize) -> Result<(Vec<u8>, usize)> {
+        let mut buf = Vec::new();
+        let mut n = 0;
+        let Some(cur) = self.inner.as_mut() else {
+            return Ok((buf, 0));
+        };
+        while n < max.max(1) {
+            if !cur.advance().await? {
+                self.inner = None;
+                break;
+            }
+            buf.extend_from_slice(cur.current().as_bytes());
+            n += 1;
+        }
+        Ok((buf, n))
+    }
+
+    /// Closes the server cursor early.
+    pub fn close(&mut self) {
+        self.inner = None;
+    }
+}
+
+/// A read-only view of one collection on one branch at one cut.
+pub struct ReadView<'a> {
+    pub p: &'a Project,
+    pub coll: &'a str,
+    pub levels: Vec<Level>,
+}
+
+impl ReadView<'_> {
+    fn plain(&self) -> bool {
+        view::is_plain(&self.levels)
+    }
+
+    fn raw(&self, name: &str) -> mongodb::Collection<RawDocumentBuf> {
+        self.p.db.collection(name)
+    }
+
+    pub async fn find(&self, filter: Document, o: FindOpts) -> Result<DocCursor> {
+        if self.plain() {
+            let coll = self.raw(self.coll);
+            let mut f = coll
+                .find(filter)
+                .projection(view::plain_projection(o.projection.as_ref()));
+            if let Some(s) = o.sort {
+                f = f.sort(s);
+            }
+            if let Some(n) = o.skip {
+                f = f.skip(n);
+            }
+            if let Some(n) = o.limit {
+                f = f.limit(n);
+            }
+            if let Some(n) = o.batch_size {
+                f = f.batch_size(n);
+            }
+            return Ok(DocCursor {
+                inner: Some(f.await?),
+            });
+        }
+        let q = ViewQuery {
+            filter,
+            sort: o.sort.as_ref(),
+            skip: o.skip,
+            limit: o.limit.map(|l| l.abs()),
+            ..Default::default()
+        };
+        let plan = view::plan(&self.levels, self.coll, &q);
+        let mut pipeline = plan.pipeline;
+        if let Some(p) = o.projection.filter(|p| !p.is_empty()) {
+            pipeline.push(doc! {"$project": p});
+        }
+        self.aggregate_on(&plan.collection, pipeline, o.batch_size).await
+    }
+
+    async fn aggregate_on(
+        &self,
+        coll: &str,
+        pipeline: Vec<Document>,
+        batch: Option<u32>,
+    ) -> Result<DocCursor> {
+        let c = self.raw(coll);
+        let mut a = c.aggregate(pipeline).with_type::<RawDocumentBuf>();
+        if let Some(n) = batch {
+            a = a.batch_size(n);
+        }
+        Ok(DocCursor {
+            inner: Some(a.await?),
+        })
+    }
+
+    pub async fn find_one(&self, filter: Document, mut o: FindOpts) -> Result<Option<Document>> {
+        o.limit = Some(1);
+        let mut c = self.find(filter, o).await?;
+        let (bytes, n) = c.next_batch(1).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        Ok(Some(mongodb::bson::from_slice(&bytes)?))
+    }
+
+    pub async fn count(&self, filter: Document, skip: Option<u64>, limit: Option<i64>) -> Result<u64> {
+        if self.plain() {
+            let coll = self.p.db.collection::<Document>(self.coll);
+            let mut c = coll.count_documents(filter);
+            if let Some(s) = skip {
+                c = c.skip(s);
+            }
+            if let Some(l) = limit.filter(|l| *l > 0) {
+                c = c.limit(l as u64);
+            }
+            return Ok(c.await?);
+        }
+        let q = ViewQuery {
+            filter,
+            skip,
+            limit: limit.filter(|l| *l > 0),
+            ..Default::default()
+        };
+        let plan = view::plan(&self.levels, self.coll, &q);
+        let mut pipeline = plan.pipeline;
+        pipeline.push(doc! {"$count": "n"});
+        let mut cur = self.aggregate_on(&plan.collection, pipeline, None).await?;
+        let (bytes, n) = cur.next_batch(1).await?;
+        if n == 0 {
+            return Ok(0);
+        }
+        let d: Document = mongodb::bson::from_slice(&bytes)?;
+        Ok(match d.get("n") {
+            Some(Bson::Int32(v)) => *v as u64,
+            Some(Bson::Int64(v)) => *v as u64,
+            _ => 0,
+        })
+    }
+
+    pub async fn estimated_count(&self) -> Result<u64> {
+        if self.plain() {
+            return Ok(self
+                .p
+                .db
+                .collection::<Document>(self.coll)
+                .estimated_document_count()
+                .await?);
+        }
+        self.count(doc! {}, None, None).await
+    }
+
+    pub async fn distinct(&self, field: &str, filter: Document) -> Result<Vec<Bson>> {
+        if field.is_empty() || field.starts_with('$') {
+            return Err(ArgonError::InvalidArgument(format!("invalid distinct field {field:?}")));
+        }
+        if self.plain() {
+            return Ok(self
+                .p
+                .db
+                .collection::<Document>(self.coll)
+                .distinct(field, filter)
+                .await?);
+        }
+        let q = ViewQuery {
+            filter,
+            ..Default::default()
+        };
+        let plan = view::plan(&self.levels, self.coll, &q);
+        let mut pipeline = plan.pipeline;
+        pipeline.push(doc! {"$project": {"_id": 0, "v": format!("${field}")}});
+        pipeline.push(doc! {"$unwind": "$v"});
+        pipeline.push(doc! {"$group": {"_id": "$v"}});
+        let mut cur = self.aggregate_on(&plan.collection, pipeline, None).await?;
+        let mut out = Vec::new();
+        loop {
+            let (bytes, n) = cur.next_batch(1000).await?;
+            if n == 0 {
+                break;
+            }
+            let mut off = 0;
+            while off < bytes.len() {
+                let len = i32::from_le_bytes(bytes[off..off + 4].try_into().expect("4 bytes")) as usize;
+                let d: Document = mongodb::bson::from_slice(&bytes[off..off + len])?;
+                out.push(d.get("_id").cloned().unwrap_or(Bson::Null));
+                off += len;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs a user pipeline over the view. A leading `$match` is pushed into every part.
+    pub async fn aggregate(&self, mut user: Vec<Document>, batch: Option<u32>) -> Result<DocCursor> {
+        for st in &user {
+            if st.contains_key("$out") || st.contains_key("$merge") {
+                return Err(ArgonError::InvalidArgument(
+                    "$out and $merge would write outside Argon's WAL; read the results and write them through a branch instead".into(),
+                ));
+            }
+        }
+        if self.plain() {
+            let mut pipeline = vec![doc! {"$unset": F_LSN}];
+            pipeline.append(&mut user);
+            return self.aggregate_on(self.coll, pipeline, batch).await;
+        }
+        let filter = match user.first().and_then(|s| s.get_document("$match").ok()) {
+            Some(m) => {
+                let m = m.clone();
+                user.remove(0);
+                m
+            }
+            None => doc! {},
+        };
+        let q = ViewQuery {
+            filter,
+            ..Default::default()
+        };
+        let plan = view::plan(&self.levels, self.coll, &q);
+        let mut pipeline = plan.pipeline;
+        pipeline.append(&mut user);
+        self.aggregate_on(&plan.collection, pipeline, batch).await
+    }
+
+    /// The head collection of the nearest level (for index listings).
+    pub fn head_name(&self) -> String {
+        head_collection(self.levels[0].id, self.coll)
+    }
+}

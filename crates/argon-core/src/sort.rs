@@ -1,0 +1,142 @@
+//! MongoDB's BSON comparison order, used to merge per-level results client-side inside
+//! transactions (where `$unionWith` is not allowed).
+
+use mongodb::bson::{Bson, Document};
+use std::cmp::Ordering;
+
+fn type_rank(b: &Bson) -> u8 {
+    match b {
+        Bson::MinKey => 0,
+        Bson::Null | Bson::Undefined => 1,
+        Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_) | Bson::Decimal128(_) => 2,
+        Bson::String(_) | Bson::Symbol(_) => 3,
+        Bson::Document(_) => 4,
+        Bson::Array(_) => 5,
+        Bson::Binary(_) => 6,
+        Bson::ObjectId(_) => 7,
+        Bson::Boolean(_) => 8,
+        Bson::DateTime(_) => 9,
+        Bson::Timestamp(_) => 10,
+        Bson::RegularExpression(_) => 11,
+        Bson::MaxKey => 13,
+        _ => 12,
+    }
+}
+
+fn as_f64(b: &Bson) -> f64 {
+    match b {
+        Bson::Int32(n) => *n as f64,
+        Bson::Int64(n) => *n as f64,
+        Bson::Double(n) => *n,
+        Bson::Decimal128(d) => d.to_string().parse().unwrap_or(f64::NAN),
+        _ => f64::NAN,
+    }
+}
+
+/// Compares two values in MongoDB's order.
+pub fn compare(a: &Bson, b: &Bson) -> Ordering {
+    let (ra, rb) = (type_rank(a), type_rank(b));
+    if ra != rb {
+        return ra.cmp(&rb);
+    }
+    match (a, b) {
+        (Bson::String(x), Bson::String(y)) => x.cmp(y),
+        (Bson::Document(x), Bson::Document(y)) => compare_docs(x, y),
+        (Bson::Array(x), Bson::Array(y)) => {
+            for (u, v) in x.iter().zip(y) {
+                let o = compare(u, v);
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            x.len().cmp(&y.len())
+        }
+        (Bson::ObjectId(x), Bson::ObjectId(y)) => x.bytes().cmp(&y.bytes()),
+        (Bson::Boolean(x), Bson::Boolean(y)) => x.cmp(y),
+        (Bson::DateTime(x), Bson::DateTime(y)) => x.cmp(y),
+        (Bson::Timestamp(x), Bson::Timestamp(y)) => (x.time, x.increment).cmp(&(y.time, y.increment)),
+        (Bson::Binary(x), Bson::Binary(y)) => (x.bytes.len(), &x.bytes).cmp(&(y.bytes.len(), &y.bytes)),
+        _ if ra == 2 => as_f64(a).partial_cmp(&as_f64(b)).unwrap_or(Ordering::Equal),
+        _ => Ordering::Equal,
+    }
+}
+
+fn compare_docs(x: &Document, y: &Document) -> Ordering {
+    for ((ka, va), (kb, vb)) in x.iter().zip(y.iter()) {
+        let o = compare(va, vb).then_with(|| ka.cmp(kb));
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    x.len().cmp(&y.len())
+}
+
+/// The value at a dotted path (missing = Null, as MongoDB sorts it).
+pub fn get_path(d: &Document, path: &str) -> Bson {
+    let mut cur = Bson::Document(d.clone());
+    for part in path.split('.') {
+        cur = match cur {
+            Bson::Document(doc) => doc.get(part).cloned().unwrap_or(Bson::Null),
+            _ => return Bson::Null,
+        };
+    }
+    cur
+}
+
+/// The sort key of an array field: its smallest element ascending, largest descending.
+fn sort_key(v: Bson, desc: bool) -> Bson {
+    match v {
+        Bson::Array(a) if !a.is_empty() => {
+            let it = a.into_iter();
+            if desc {
+                it.max_by(compare).unwrap_or(Bson::Null)
+            } else {
+                it.min_by(compare).unwrap_or(Bson::Null)
+            }
+        }
+        other => other,
+    }
+}
+
+/// Sorts documents by a MongoDB sort specification.
+pub fn sort_documents(docs: &mut [Document], spec: &Document) {
+    docs.sort_by(|a, b| {
+        for (path, dir) in spec {
+            let desc = matches!(dir, Bson::Int32(n) if *n < 0)
+                || matches!(dir, Bson::Int64(n) if *n < 0)
+                || matches!(dir, Bson::Double(n) if *n < 0.0);
+            let o = compare(&sort_key(get_path(a, path), desc), &sort_key(get_path(b, path), desc));
+            let o = if desc { o.reverse() } else { o };
+            if o != Ordering::Equal {
+                return o;
+            }
+        }
+        Ordering::Equal
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mongodb::bson::doc;
+
+    #[test]
+    fn mongo_type_order_and_paths() {
+        let mut v = vec![
+            doc! {"a": "x"},
+            doc! {"a": 2.5},
+            doc! {},
+            doc! {"a": 1},
+            doc! {"a": {"b": 1}},
+        ];
+        sort_documents(&mut v, &doc! {"a": 1});
+        let got: Vec<Bson> = v.iter().map(|d| get_path(d, "a")).collect();
+        assert_eq!(got[0], Bson::Null);
+        assert_eq!(got[1], Bson::Int32(1));
+        assert_eq!(got[2], Bson::Double(2.5));
+        assert_eq!(got[3], Bson::String("x".into()));
+        sort_documents(&mut v, &doc! {"a": -1});
+        assert_eq!(get_path(&v[0], "a"), Bson::Document(doc! {"b": 1}));
+        assert_eq!(get_path(&doc! {"a": {"b": 3}}, "a.b"), Bson::Int32(3));
+    }
+}
