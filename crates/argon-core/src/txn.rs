@@ -60,45 +60,88 @@ fn txn_options() -> TransactionOptions {
         .build()
 }
 
-/// Runs `body` in a transaction and commits it. The body may run several times; it must
-/// not have effects outside the session other than those the transaction rolls back.
-pub async fn run<T, F>(p: &Project, mut body: F) -> crate::Result<T>
-where
-    F: AsyncFnMut(&mut ClientSession) -> TxResult<T>,
-{
-    let mut delays = ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(2))
-        .with_max_delay(Duration::from_millis(200))
-        .with_factor(1.6)
-        .with_jitter()
-        .with_max_times(p.max_txn_retries)
-        .build();
-    let mut session = p.client.start_session().await?;
-    loop {
-        session.start_transaction().with_options(txn_options()).await?;
-        let outcome = body(&mut session).await;
+/// Drives the retry loop of one logical write. Use it through [`in_txn!`]: the body runs
+/// inside a transaction, is retried on transient errors (write conflicts) with
+/// exponential backoff and jitter, and its result is returned once it commits.
+pub struct Runner {
+    session: ClientSession,
+    delays: backon::ExponentialBackoff,
+}
+
+impl Runner {
+    pub async fn new(p: &Project) -> crate::Result<Runner> {
+        let delays = ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(2))
+            .with_max_delay(Duration::from_millis(200))
+            .with_factor(1.6)
+            .with_jitter()
+            .with_max_times(p.max_txn_retries)
+            .build();
+        Ok(Runner {
+            session: p.client.start_session().await?,
+            delays,
+        })
+    }
+
+    pub async fn begin(&mut self) -> crate::Result<()> {
+        self.session
+            .start_transaction()
+            .with_options(txn_options())
+            .await?;
+        Ok(())
+    }
+
+    pub fn session(&mut self) -> &mut ClientSession {
+        &mut self.session
+    }
+
+    /// Commits or aborts. `None` means "retry the body"; `Some` is the final outcome.
+    pub async fn finish<T>(&mut self, outcome: TxResult<T>) -> Option<crate::Result<T>> {
         let err = match outcome {
-            Ok(v) => match commit(&mut session).await {
-                Ok(()) => return Ok(v),
+            Ok(v) => match commit(&mut self.session).await {
+                Ok(()) => return Some(Ok(v)),
                 Err(e) => TxErr::Mongo(e),
             },
             Err(e) => {
-                let _ = session.abort_transaction().await;
+                let _ = self.session.abort_transaction().await;
                 e
             }
         };
         match err {
-            TxErr::Mongo(e) if is_transient(&e) => match delays.next() {
+            TxErr::Mongo(e) if is_transient(&e) => match self.delays.next() {
                 Some(d) => {
                     metrics::counter!(crate::telemetry::TXN_RETRIES_TOTAL).increment(1);
                     tokio::time::sleep(d).await;
+                    None
                 }
-                None => return Err(e.into()),
+                None => Some(Err(e.into())),
             },
-            TxErr::Mongo(e) => return Err(e.into()),
-            TxErr::Argon(e) => return Err(e),
+            TxErr::Mongo(e) => Some(Err(e.into())),
+            TxErr::Argon(e) => Some(Err(e)),
         }
     }
+}
+
+/// `in_txn!(project, |s| body_future)`: runs the body in a retried transaction and
+/// evaluates to its `crate::Result`.
+#[macro_export]
+macro_rules! in_txn {
+    ($p:expr, |$s:ident| $body:expr) => {{
+        async {
+            let mut runner = $crate::txn::Runner::new($p).await?;
+            loop {
+                runner.begin().await?;
+                let outcome = {
+                    let $s = runner.session();
+                    $body.await
+                };
+                if let Some(r) = runner.finish(outcome).await {
+                    break r;
+                }
+            }
+        }
+        .await
+    }};
 }
 
 /// Commits, retrying the commit itself while its result is unknown (safe: commit is

@@ -10,7 +10,7 @@ use crate::heads::UniqueIndex;
 use crate::names::{head_collection, strip_reserved, F_DEL, F_FIRST, F_LSN, F_SRC, MAIN_ID, SCRATCH};
 use crate::project::Project;
 use crate::sort::{get_path, sort_documents};
-use crate::txn::{self, TxResult};
+use crate::txn::TxResult;
 use crate::view::{self, ViewQuery};
 use crate::lsn;
 use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime, Document};
@@ -333,6 +333,12 @@ async fn insert_rows(
     Ok(())
 }
 
+async fn insert_batch(t: &Target<'_>, s: &mut ClientSession, batch: &[Document]) -> TxResult<()> {
+    let now = DateTime::now();
+    let n0 = lsn::allocate(&t.p.db, s, batch.len() as i64).await?;
+    insert_rows(t, s, batch, n0, now).await
+}
+
 /// Validates and completes documents for insertion (adds a missing `_id`).
 pub fn prepare_inserts(docs: &mut [Document]) -> Result<()> {
     for d in docs.iter_mut() {
@@ -356,12 +362,7 @@ pub async fn insert_many(t: &Target<'_>, docs: Vec<Document>, ordered: bool) -> 
     let mut stop_after = false;
     while !pending.is_empty() {
         let batch: Vec<Document> = pending.iter().map(|&i| docs[i].clone()).collect();
-        let r = txn::run(t.p, async |s: &mut ClientSession| {
-            let now = DateTime::now();
-            let n0 = lsn::allocate(&t.p.db, s, batch.len() as i64).await?;
-            insert_rows(t, s, &batch, n0, now).await
-        })
-        .await;
+        let r: Result<()> = crate::in_txn!(t.p, |s| insert_batch(t, s, &batch));
         match r {
             Ok(()) => {
                 metrics::counter!(crate::telemetry::WAL_RECORDS_TOTAL).increment(batch.len() as u64);
@@ -488,11 +489,7 @@ pub async fn modify(
         let raw = mongodb::bson::RawDocumentBuf::from_document(r)?;
         crate::names::check_user_document(&raw)?;
     }
-    let out = txn::run(t.p, async |s: &mut ClientSession| {
-        modify_in_txn(t, s, &filter, &change, &o).await
-    })
-    .await?;
-    Ok(out)
+    crate::in_txn!(t.p, |s| modify_in_txn(t, s, &filter, &change, &o))
 }
 
 async fn modify_in_txn(

@@ -1,0 +1,11 @@
+'use strict'
+/**
+ * argondb: Git-like branches, a durable WAL and time travel for MongoDB.
+ * Public entry point; see index.d.ts for the typed API.
+ */
+const { Argon, Branch } = require('./lib/argon')
+const { Collection } = require('./lib/collection')
+const { FindCursor, AggregationCursor } = require('./lib/cursor')
+const { ArgonError, ArgonServerError, ArgonBulkWriteError, ErrorCodes } = require('./lib/errors')
+
+module.exports = { Argon, Branch, Collection, FindCursor, AggregationCursor, ArgonError, ArgonServerError, ArgonBulkWriteError, ErrorCodes }

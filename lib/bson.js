@@ -1,0 +1,55 @@
+'use strict'
+/**
+ * BSON conversion with the user's `bson` package (a peerDependency, ^6.10 or ^7), so the
+ * ObjectIds our results contain are the same class the user's code and driver use.
+ */
+
+function loadBson(explicit) {
+  if (explicit) return explicit
+  try {
+    return require('bson')
+  } catch (e) {
+    const err = new Error('argondb needs the `bson` package (npm install bson): ' + e.message)
+    err.code = 'INVALID_ARGUMENT'
+    throw err
+  }
+}
+
+class Codec {
+  constructor(BSON) {
+    this.BSON = BSON
+    this.EJSON = BSON.EJSON
+    this.ObjectId = BSON.ObjectId
+  }
+
+  encode(doc) {
+    return this.BSON.serialize(doc == null ? {} : doc)
+  }
+
+  /** Wraps any value (an array pipeline, an update) as `{ v: value }`. */
+  encodeValue(v) {
+    return this.BSON.serialize({ v })
+  }
+
+  encodeMany(docs) {
+    return Buffer.concat(docs.map((d) => this.BSON.serialize(d)))
+  }
+
+  decode(buf) {
+    return this.BSON.deserialize(buf)
+  }
+
+  /** Splits a Buffer of concatenated BSON documents. */
+  decodeMany(buf) {
+    const out = []
+    let off = 0
+    while (off < buf.length) {
+      const len = buf.readInt32LE(off)
+      out.push(this.BSON.deserialize(buf.subarray(off, off + len)))
+      off += len
+    }
+    return out
+  }
+}
+
+module.exports = { loadBson, Codec }

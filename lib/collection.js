@@ -1,0 +1,191 @@
+'use strict'
+/**
+ * `Collection<T>`: the official driver's collection API over one branch (or a read-only
+ * past view). Arguments travel to Rust as BSON; results come back in the driver's shapes.
+ */
+const { FindCursor, AggregationCursor, normalizeSort } = require('./cursor')
+const { call, ArgonError, ArgonBulkWriteError, serverError, DriverBulkWriteError } = require('./errors')
+
+class Collection {
+  constructor(codec, native, branchName, name) {
+    this._codec = codec
+    this._native = native
+    this.branchName = branchName
+    this.collectionName = name
+  }
+
+  _call(p) {
+    return call(p, this._codec.EJSON)
+  }
+
+  _ensureId(doc) {
+    if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+      throw new ArgonError('INVALID_ARGUMENT', 'a document must be an object')
+    }
+    if (doc._id === undefined) doc._id = new this._codec.ObjectId()
+    return doc
+  }
+
+  async insertOne(doc, options = {}) {
+    this._ensureId(doc)
+    const r = await this._insert([doc], true)
+    if (r.errors.length) throw this._writeError(r.errors[0])
+    return { acknowledged: true, insertedId: doc._id }
+  }
+
+  async insertMany(docs, options = {}) {
+    if (!Array.isArray(docs)) throw new ArgonError('INVALID_ARGUMENT', 'insertMany needs an array of documents')
+    if (docs.length === 0) throw new ArgonError('INVALID_ARGUMENT', 'Invalid BulkOperation, Batch cannot be empty')
+    docs.forEach((d) => this._ensureId(d))
+    const ordered = options.ordered !== false
+    const r = await this._insert(docs, ordered)
+    const insertedIds = {}
+    for (const i of r.inserted) insertedIds[i] = docs[i]._id
+    const result = { acknowledged: true, insertedCount: r.inserted.length, insertedIds }
+    if (r.errors.length) {
+      const writeErrors = r.errors.map((e) => ({ index: e.index, code: e.code, errmsg: e.errmsg, keyValue: e.keyValue || undefined }))
+      const first = r.errors[0]
+      const err = new ArgonBulkWriteError({ code: first.code, codeName: first.code === 11000 ? 'DuplicateKey' : undefined, errmsg: first.errmsg, keyValue: first.keyValue }, writeErrors, result)
+      if (DriverBulkWriteError) Object.setPrototypeOf(err, DriverBulkWriteError.prototype)
+      throw err
+    }
+    return result
+  }
+
+  async _insert(docs, ordered) {
+    const buf = await this._call(this._native.insertMany(this._codec.encodeMany(docs), ordered))
+    const r = this._codec.decode(buf)
+    return { inserted: r.inserted.map(Number), errors: r.errors.map((e) => ({ ...e, index: Number(e.index) })) }
+  }
+
+  _writeError(e) {
+    if (e.code) return serverError({ code: e.code, codeName: e.code === 11000 ? 'DuplicateKey' : undefined, errmsg: e.errmsg, keyValue: e.keyValue || undefined })
+    return new ArgonError(e.argonCode, e.errmsg)
+  }
+
+  async _modify(op, filter, change, options) {
+    const buf = await this._call(
+      this._native.modify(op, this._codec.encode(filter), change === undefined ? null : this._codec.encodeValue(change), this._codec.encode(cleanOptions(options))),
+    )
+    return this._codec.decode(buf)
+  }
+
+  async updateOne(filter, update, options = {}) {
+    return updateResult(await this._modify('updateOne', filter, update, options))
+  }
+
+  async updateMany(filter, update, options = {}) {
+    return updateResult(await this._modify('updateMany', filter, update, options))
+  }
+
+  async replaceOne(filter, replacement, options = {}) {
+    return updateResult(await this._modify('replaceOne', filter, replacement, options))
+  }
+
+  async deleteOne(filter = {}, options = {}) {
+    const r = await this._modify('deleteOne', filter, undefined, options)
+    return { acknowledged: true, deletedCount: Number(r.deletedCount) }
+  }
+
+  async deleteMany(filter = {}, options = {}) {
+    const r = await this._modify('deleteMany', filter, undefined, options)
+    return { acknowledged: true, deletedCount: Number(r.deletedCount) }
+  }
+
+  async findOneAndUpdate(filter, update, options = {}) {
+    return findAndResult(await this._modify('findOneAndUpdate', filter, update, options), options)
+  }
+
+  async findOneAndReplace(filter, replacement, options = {}) {
+    return findAndResult(await this._modify('findOneAndReplace', filter, replacement, options), options)
+  }
+
+  async findOneAndDelete(filter, options = {}) {
+    return findAndResult(await this._modify('findOneAndDelete', filter, undefined, options), options)
+  }
+
+  find(filter = {}, options = {}) {
+    const opts = cleanOptions(options)
+    if (opts.sort !== undefined) opts.sort = normalizeSort(opts.sort)
+    return new FindCursor(this._codec, this._native, filter, opts)
+  }
+
+  async findOne(filter = {}, options = {}) {
+    const c = this.find(filter, { ...options, limit: 1 })
+    const d = await c.next()
+    await c.close()
+    return d
+  }
+
+  aggregate(pipeline = [], options = {}) {
+    if (!Array.isArray(pipeline)) throw new ArgonError('INVALID_ARGUMENT', 'aggregate needs an array pipeline')
+    return new AggregationCursor(this._codec, this._native, pipeline, cleanOptions(options))
+  }
+
+  async countDocuments(filter = {}, options = {}) {
+    return this._call(this._native.countDocuments(this._codec.encode(filter), this._codec.encode(cleanOptions(options))))
+  }
+
+  async estimatedDocumentCount() {
+    return this._call(this._native.estimatedDocumentCount())
+  }
+
+  async distinct(key, filter = {}) {
+    const buf = await this._call(this._native.distinct(String(key), this._codec.encode(filter)))
+    return this._codec.decode(buf).v
+  }
+
+  async createIndex(spec, options = {}) {
+    let keys = spec
+    if (typeof spec === 'string') keys = { [spec]: 1 }
+    else if (Array.isArray(spec)) keys = normalizeSort(spec)
+    return this._call(this._native.createIndex(this._codec.encode(keys), this._codec.encode(cleanOptions(options))))
+  }
+
+  async dropIndex(name) {
+    await this._call(this._native.dropIndex(String(name)))
+    return { ok: 1 }
+  }
+
+  listIndexes() {
+    const load = async () => this._codec.decode(await this._call(this._native.listIndexes())).v
+    return { toArray: load }
+  }
+
+  async indexes() {
+    return this.listIndexes().toArray()
+  }
+
+  async drop() {
+    return this._call(this._native.drop())
+  }
+}
+
+function cleanOptions(o) {
+  const out = {}
+  for (const [k, v] of Object.entries(o || {})) if (v !== undefined) out[k] = v
+  return out
+}
+
+function updateResult(r) {
+  const upserted = r.upsertedId !== null && r.upsertedId !== undefined
+  return {
+    acknowledged: true,
+    matchedCount: Number(r.matchedCount),
+    modifiedCount: Number(r.modifiedCount),
+    upsertedCount: upserted ? 1 : 0,
+    upsertedId: upserted ? r.upsertedId : null,
+  }
+}
+
+function findAndResult(r, options) {
+  const value = r.value === undefined ? null : r.value
+  if (options.includeResultMetadata) {
+    const lastErrorObject = { n: Number(r.matchedCount || r.deletedCount || (r.upsertedId != null ? 1 : 0)), updatedExisting: Number(r.matchedCount) > 0 }
+    if (r.upsertedId != null) lastErrorObject.upserted = r.upsertedId
+    return { value, ok: 1, lastErrorObject }
+  }
+  return value
+}
+
+module.exports = { Collection }

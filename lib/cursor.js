@@ -1,0 +1,147 @@
+'use strict'
+/**
+ * Lazy cursors shaped like the driver's FindCursor / AggregationCursor: nothing runs
+ * until the first `next()`/`toArray()`/`for await`; documents arrive in batches (one
+ * native call per batch, one Buffer of BSON per batch).
+ */
+const { call, ArgonError } = require('./errors')
+
+class ArgonCursor {
+  constructor(codec, open) {
+    this._codec = codec
+    this._open = open
+    this._native = null
+    this._buffer = []
+    this._done = false
+    this._batchSize = 1000
+    this._map = null
+  }
+
+  _checkNotStarted() {
+    if (this._native || this._done) throw new ArgonError('INVALID_ARGUMENT', 'cursor options cannot change after iteration started')
+  }
+
+  batchSize(n) {
+    this._checkNotStarted()
+    this._batchSize = n
+    return this
+  }
+
+  map(fn) {
+    const prev = this._map
+    this._map = prev ? (d) => fn(prev(d)) : fn
+    return this
+  }
+
+  async _fill() {
+    if (this._done) return
+    if (!this._native) this._native = await call(this._open(this._batchSize), this._codec.EJSON)
+    const buf = await call(this._native.nextBatch(this._batchSize), this._codec.EJSON)
+    if (buf.length === 0) {
+      this._done = true
+      return
+    }
+    this._buffer = this._codec.decodeMany(buf)
+  }
+
+  async hasNext() {
+    if (this._buffer.length === 0) await this._fill()
+    return this._buffer.length > 0
+  }
+
+  async next() {
+    if (!(await this.hasNext())) return null
+    const d = this._buffer.shift()
+    return this._map ? this._map(d) : d
+  }
+
+  async tryNext() {
+    return this.next()
+  }
+
+  async toArray() {
+    const out = []
+    for await (const d of this) out.push(d)
+    return out
+  }
+
+  async forEach(fn) {
+    for await (const d of this) {
+      if ((await fn(d)) === false) break
+    }
+  }
+
+  async close() {
+    this._done = true
+    this._buffer = []
+    if (this._native) await this._native.close()
+  }
+
+  get closed() {
+    return this._done && this._buffer.length === 0
+  }
+
+  async *[Symbol.asyncIterator]() {
+    try {
+      for (;;) {
+        const d = await this.next()
+        if (d === null) return
+        yield d
+      }
+    } finally {
+      if (!this._done) await this.close()
+    }
+  }
+}
+
+class FindCursor extends ArgonCursor {
+  constructor(codec, native, filter, options) {
+    super(codec, (batch) => native.find(codec.encode(filter), codec.encode({ ...this._opts, batchSize: batch })))
+    this._opts = { ...options }
+  }
+
+  sort(spec, direction) {
+    this._checkNotStarted()
+    this._opts.sort = normalizeSort(spec, direction)
+    return this
+  }
+
+  skip(n) {
+    this._checkNotStarted()
+    this._opts.skip = n
+    return this
+  }
+
+  limit(n) {
+    this._checkNotStarted()
+    this._opts.limit = n
+    return this
+  }
+
+  project(p) {
+    this._checkNotStarted()
+    this._opts.projection = p
+    return this
+  }
+}
+
+class AggregationCursor extends ArgonCursor {
+  constructor(codec, native, pipeline, options) {
+    super(codec, (batch) => native.aggregate(codec.encode({ p: pipeline }), codec.encode({ ...options, batchSize: batch })))
+  }
+}
+
+/** Accepts the driver's sort forms: `{a: 1}`, `'a'`, `['a', -1]`, `[['a', 1], ['b', -1]]`. */
+function normalizeSort(spec, direction) {
+  if (spec == null) return undefined
+  const dir = (d) => (d === -1 || d === 'desc' || d === 'descending' ? -1 : 1)
+  if (typeof spec === 'string') return { [spec]: dir(direction) }
+  if (spec instanceof Map) return Object.fromEntries([...spec].map(([k, v]) => [k, dir(v)]))
+  if (Array.isArray(spec)) {
+    if (spec.length === 2 && typeof spec[0] === 'string' && !Array.isArray(spec[1])) return { [spec[0]]: dir(spec[1]) }
+    return Object.fromEntries(spec.map((e) => (Array.isArray(e) ? [e[0], dir(e[1])] : [e, 1])))
+  }
+  return spec
+}
+
+module.exports = { ArgonCursor, FindCursor, AggregationCursor, normalizeSort }

@@ -1,0 +1,75 @@
+//! `NativeArgon`: a connected project and branch management.
+
+use crate::collection::NativeCollection;
+use crate::convert::to_bytes;
+use crate::errors::{IntoNapi};
+use argon_core::bson::{doc, Bson};
+use argon_core::{Argon, ConnectOptions};
+use napi::bindgen_prelude::Buffer;
+use napi_derive::napi;
+
+#[napi]
+pub struct NativeArgon {
+    inner: Argon,
+}
+
+/// Connects and opens (or initialises) the project in `options.database`.
+#[napi(catch_unwind)]
+pub async fn connect(uri: String, options_json: String) -> napi::Result<NativeArgon> {
+    let opts = ConnectOptions::from_json(Some(&options_json)).napi()?;
+    let inner = Argon::connect(&uri, opts).await.napi()?;
+    Ok(NativeArgon { inner })
+}
+
+#[napi]
+impl NativeArgon {
+    /// Whether writes run in MongoDB transactions (replica set or sharded cluster).
+    #[napi(getter)]
+    pub fn transactions(&self) -> bool {
+        self.inner.transactions()
+    }
+
+    #[napi(catch_unwind)]
+    pub fn collection(&self, branch: String, name: String, at: Option<i64>) -> napi::Result<NativeCollection> {
+        Ok(NativeCollection::new(self.inner.collection(&branch, &name, at).napi()?))
+    }
+
+    /// Returns the new branch's info document as BSON.
+    #[napi(catch_unwind)]
+    pub async fn create_branch(&self, name: String, from: String) -> napi::Result<Buffer> {
+        let a = self.inner.clone();
+        let m = a.create_branch(&name, &from).await.napi()?;
+        let info = a.branch_info(&m.name).await.napi()?;
+        Ok(to_bytes(&info)?.into())
+    }
+
+    #[napi(catch_unwind)]
+    pub async fn branch_info(&self, name: String) -> napi::Result<Buffer> {
+        let info = self.inner.clone().branch_info(&name).await.napi()?;
+        Ok(to_bytes(&info)?.into())
+    }
+
+    /// `{ branches: [...] }` as BSON.
+    #[napi(catch_unwind)]
+    pub async fn list_branches(&self) -> napi::Result<Buffer> {
+        let all = self.inner.clone().list_branches().await.napi()?;
+        let arr: Vec<Bson> = all.into_iter().map(Bson::Document).collect();
+        Ok(to_bytes(&doc! {"branches": arr})?.into())
+    }
+
+    #[napi(catch_unwind)]
+    pub async fn delete_branch(&self, name: String) -> napi::Result<()> {
+        self.inner.clone().delete_branch(&name).await.napi()
+    }
+
+    #[napi(catch_unwind)]
+    pub async fn protect_branch(&self, name: String, protected: bool) -> napi::Result<()> {
+        self.inner.clone().protect_branch(&name, protected).await.napi()
+    }
+
+    #[napi(catch_unwind)]
+    pub async fn close(&self) -> napi::Result<()> {
+        self.inner.clone().close().await;
+        Ok(())
+    }
+}

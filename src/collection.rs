@@ -1,0 +1,222 @@
+//! `NativeCollection`: one collection on one branch (optionally at a past LSN). Every
+//! argument and result is BSON bytes; result shapes are finished in `lib/collection.js`.
+
+use crate::convert::{doc, docs, opt_bool, opt_doc, opt_i64, to_bytes};
+use crate::cursor::NativeCursor;
+use crate::errors::{to_napi, IntoNapi};
+use argon_core::bson::{doc, Bson, Document};
+use argon_core::{ArgonError, Change, Coll, FindOpts, ModifyOpts};
+use napi::bindgen_prelude::Buffer;
+use napi_derive::napi;
+
+#[napi]
+pub struct NativeCollection {
+    inner: Coll,
+}
+
+impl NativeCollection {
+    pub fn new(inner: Coll) -> Self {
+        NativeCollection { inner }
+    }
+}
+
+fn find_opts(o: &Document) -> FindOpts {
+    FindOpts {
+        sort: opt_doc(o, "sort"),
+        skip: opt_i64(o, "skip").map(|n| n.max(0) as u64),
+        limit: opt_i64(o, "limit").filter(|n| *n != 0),
+        projection: opt_doc(o, "projection"),
+        batch_size: opt_i64(o, "batchSize").map(|n| n.clamp(1, u32::MAX as i64) as u32),
+    }
+}
+
+fn array_filters(o: &Document) -> napi::Result<Option<Vec<Document>>> {
+    match o.get("arrayFilters") {
+        None | Some(Bson::Null) => Ok(None),
+        Some(Bson::Array(a)) => a
+            .iter()
+            .map(|b| {
+                b.as_document().cloned().ok_or_else(|| {
+                    to_napi(ArgonError::InvalidArgument("arrayFilters must hold documents".into()))
+                })
+            })
+            .collect::<napi::Result<Vec<_>>>()
+            .map(Some),
+        _ => Err(to_napi(ArgonError::InvalidArgument("arrayFilters must be an array".into()))),
+    }
+}
+
+fn reject_unsupported(o: &Document) -> napi::Result<()> {
+    for k in ["collation", "session", "let"] {
+        if o.contains_key(k) {
+            return Err(to_napi(ArgonError::InvalidArgument(format!(
+                "option `{k}` is not supported by argondb yet"
+            ))));
+        }
+    }
+    Ok(())
+}
+
+#[napi]
+impl NativeCollection {
+    /// `docs` is concatenated BSON. Returns `{ids, inserted, errors}` as BSON.
+    #[napi(catch_unwind)]
+    pub async fn insert_many(&self, docs_bytes: Buffer, ordered: bool) -> napi::Result<Buffer> {
+        let list = docs(&docs_bytes)?;
+        let (ids, out) = self.inner.insert_many(list, ordered).await.napi()?;
+        let errors: Vec<Bson> = out
+            .errors
+            .iter()
+            .map(|(i, e)| {
+                let kv = match e {
+                    ArgonError::Server { key_value: Some(kv), .. } => Bson::Document(kv.clone()),
+                    _ => Bson::Null,
+                };
+                Bson::Document(doc! {
+                    "index": *i as i64,
+                    "code": e.server_code().unwrap_or(0),
+                    "argonCode": e.code(),
+                    "errmsg": e.to_string(),
+                    "keyValue": kv,
+                })
+            })
+            .collect();
+        let inserted: Vec<Bson> = out.inserted.iter().map(|i| Bson::Int64(*i as i64)).collect();
+        Ok(to_bytes(&doc! {"ids": ids, "inserted": inserted, "errors": errors})?.into())
+    }
+
+    /// op: updateOne | updateMany | replaceOne | deleteOne | deleteMany |
+    /// findOneAndUpdate | findOneAndReplace | findOneAndDelete.
+    #[napi(catch_unwind)]
+    pub async fn modify(&self, op: String, filter: Buffer, change: Option<Buffer>, options: Buffer) -> napi::Result<Buffer> {
+        let filter = doc(&filter)?;
+        let o = doc(&options)?;
+        reject_unsupported(&o)?;
+        let change_doc = match &change {
+            Some(b) => Some(doc(b)?),
+            None => None,
+        };
+        let payload = || -> napi::Result<Bson> {
+            change_doc
+                .as_ref()
+                .and_then(|d| d.get("v").cloned())
+                .ok_or_else(|| to_napi(ArgonError::InvalidArgument(format!("{op} needs an update or replacement"))))
+        };
+        let (kind, multi, want_doc): (&'static str, bool, bool) = match op.as_str() {
+            "updateOne" => ("updateOne", false, false),
+            "updateMany" => ("updateMany", true, false),
+            "replaceOne" => ("replaceOne", false, false),
+            "deleteOne" => ("deleteOne", false, false),
+            "deleteMany" => ("deleteMany", true, false),
+            "findOneAndUpdate" => ("findOneAndUpdate", false, true),
+            "findOneAndReplace" => ("findOneAndReplace", false, true),
+            "findOneAndDelete" => ("findOneAndDelete", false, true),
+            other => return Err(to_napi(ArgonError::InvalidArgument(format!("unknown write {other}")))),
+        };
+        let change = match kind {
+            "updateOne" | "updateMany" | "findOneAndUpdate" => Change::Update {
+                update: payload()?,
+                array_filters: array_filters(&o)?,
+            },
+            "replaceOne" | "findOneAndReplace" => match payload()? {
+                Bson::Document(d) => Change::Replace(d),
+                _ => return Err(to_napi(ArgonError::InvalidArgument("a replacement must be a document".into()))),
+            },
+            _ => Change::Delete,
+        };
+        let mo = ModifyOpts {
+            multi,
+            upsert: opt_bool(&o, "upsert"),
+            sort: opt_doc(&o, "sort"),
+            return_after: o.get_str("returnDocument").ok() == Some("after"),
+            want_doc,
+            projection: opt_doc(&o, "projection"),
+        };
+        let r = self.inner.modify(kind, filter, change, mo).await.napi()?;
+        let out = doc! {
+            "matchedCount": r.matched as i64,
+            "modifiedCount": r.modified as i64,
+            "deletedCount": r.deleted as i64,
+            "upsertedId": r.upserted_id.unwrap_or(Bson::Null),
+            "value": r.doc.map(Bson::Document).unwrap_or(Bson::Null),
+        };
+        Ok(to_bytes(&out)?.into())
+    }
+
+    #[napi(catch_unwind)]
+    pub async fn find(&self, filter: Buffer, options: Buffer) -> napi::Result<NativeCursor> {
+        let filter = doc(&filter)?;
+        let o = doc(&options)?;
+        reject_unsupported(&o)?;
+        let c = self.inner.find(filter, find_opts(&o)).await.napi()?;
+        Ok(NativeCursor::new(c))
+    }
+
+    /// `pipeline` is BSON `{ p: [...] }`.
+    #[napi(catch_unwind)]
+    pub async fn aggregate(&self, pipeline: Buffer, options: Buffer) -> napi::Result<NativeCursor> {
+        let p = doc(&pipeline)?;
+        let o = doc(&options)?;
+        reject_unsupported(&o)?;
+        let stages = p
+            .get_array("p")
+            .map_err(|_| to_napi(ArgonError::InvalidArgument("pipeline must be an array".into())))?
+            .iter()
+            .map(|s| {
+                s.as_document()
+                    .cloned()
+                    .ok_or_else(|| to_napi(ArgonError::InvalidArgument("each pipeline stage must be a document".into())))
+            })
+            .collect::<napi::Result<Vec<_>>>()?;
+        let batch = opt_i64(&o, "batchSize").map(|n| n.clamp(1, u32::MAX as i64) as u32);
+        let c = self.inner.aggregate(stages, batch).await.napi()?;
+        Ok(NativeCursor::new(c))
+    }
+
+    #[napi(catch_unwind)]
+    pub async fn count_documents(&self, filter: Buffer, options: Buffer) -> napi::Result<f64> {
+        let filter = doc(&filter)?;
+        let o = doc(&options)?;
+        reject_unsupported(&o)?;
+        let skip = opt_i64(&o, "skip").map(|n| n.max(0) as u64);
+        let n = self.inner.count_documents(filter, skip, opt_i64(&o, "limit")).await.napi()?;
+        Ok(n as f64)
+    }
+
+    #[napi(catch_unwind)]
+    pub async fn estimated_document_count(&self) -> napi::Result<f64> {
+        Ok(self.inner.estimated_document_count().await.napi()? as f64)
+    }
+
+    /// Returns BSON `{ v: [...] }`.
+    #[napi(catch_unwind)]
+    pub async fn distinct(&self, field: String, filter: Buffer) -> napi::Result<Buffer> {
+        let filter = doc(&filter)?;
+        let v = self.inner.distinct(&field, filter).await.napi()?;
+        Ok(to_bytes(&doc! {"v": v})?.into())
+    }
+
+    #[napi(catch_unwind)]
+    pub async fn create_index(&self, keys: Buffer, options: Buffer) -> napi::Result<String> {
+        let keys = doc(&keys)?;
+        let o = doc(&options)?;
+        self.inner.create_index(keys, o).await.napi()
+    }
+
+    #[napi(catch_unwind)]
+    pub async fn drop_index(&self, name: String) -> napi::Result<()> {
+        self.inner.drop_index(&name).await.napi()
+    }
+
+    /// Returns BSON `{ v: [...] }`.
+    #[napi(catch_unwind)]
+    pub async fn list_indexes(&self) -> napi::Result<Buffer> {
+        let v: Vec<Bson> = self.inner.list_indexes().await.napi()?.into_iter().map(Bson::Document).collect();
+        Ok(to_bytes(&doc! {"v": v})?.into())
+    }
+
+    #[napi(catch_unwind)]
+    pub async fn drop(&self) -> napi::Result<bool> {
+        self.inner.drop().await.napi()
+    }
+}

@@ -1,0 +1,50 @@
+//! BSON byte conversions between JS Buffers and engine documents.
+
+use crate::errors::{to_napi};
+use argon_core::bson::{self, Bson, Document};
+use argon_core::ArgonError;
+
+pub fn doc(bytes: &[u8]) -> napi::Result<Document> {
+    bson::from_slice(bytes)
+        .map_err(|e| to_napi(ArgonError::InvalidArgument(format!("malformed BSON: {e}"))))
+}
+
+/// Splits concatenated BSON documents.
+pub fn docs(bytes: &[u8]) -> napi::Result<Vec<Document>> {
+    let mut out = Vec::new();
+    let mut off = 0;
+    while off < bytes.len() {
+        if off + 4 > bytes.len() {
+            return Err(to_napi(ArgonError::InvalidArgument("truncated BSON".into())));
+        }
+        let len = i32::from_le_bytes([bytes[off], bytes[off + 1], bytes[off + 2], bytes[off + 3]]);
+        let len = usize::try_from(len).unwrap_or(0);
+        if len < 5 || off + len > bytes.len() {
+            return Err(to_napi(ArgonError::InvalidArgument("truncated BSON".into())));
+        }
+        out.push(doc(&bytes[off..off + len])?);
+        off += len;
+    }
+    Ok(out)
+}
+
+pub fn to_bytes(d: &Document) -> napi::Result<Vec<u8>> {
+    bson::to_vec(d).map_err(|e| to_napi(ArgonError::Internal(format!("encode BSON: {e}"))))
+}
+
+pub fn opt_doc(d: &Document, key: &str) -> Option<Document> {
+    d.get_document(key).ok().cloned()
+}
+
+pub fn opt_i64(d: &Document, key: &str) -> Option<i64> {
+    match d.get(key) {
+        Some(Bson::Int32(n)) => Some(*n as i64),
+        Some(Bson::Int64(n)) => Some(*n),
+        Some(Bson::Double(n)) => Some(*n as i64),
+        _ => None,
+    }
+}
+
+pub fn opt_bool(d: &Document, key: &str) -> bool {
+    d.get_bool(key).unwrap_or(false)
+}
