@@ -1,4 +1,5 @@
 'use strict'
+const MAX_BSON = 16 * 1024 * 1024
 /**
  * BSON conversion with the user's `bson` package (a peerDependency, ^6.10 or ^7), so the
  * ObjectIds our results contain are the same class the user's code and driver use.
@@ -23,16 +24,38 @@ class Codec {
   }
 
   encode(doc) {
-    return this.BSON.serialize(doc == null ? {} : doc)
+    return this._serialize(doc == null ? {} : doc)
+  }
+
+  /** Serializes, turning the bson package's size failures into DOCUMENT_TOO_LARGE. */
+  _serialize(doc) {
+    try {
+      return this.BSON.serialize(doc)
+    } catch (e) {
+      let size = -1
+      try {
+        size = this.BSON.calculateObjectSize(doc)
+      } catch {}
+      if (size > MAX_BSON) {
+        const err = new Error(`document is ${size} bytes; MongoDB's limit is ${MAX_BSON} bytes`)
+        err.name = 'ArgonError'
+        err.code = 'DOCUMENT_TOO_LARGE'
+        throw err
+      }
+      const err = new Error(`cannot encode as BSON: ${e.message}`)
+      err.name = 'ArgonError'
+      err.code = 'INVALID_ARGUMENT'
+      throw err
+    }
   }
 
   /** Wraps any value (an array pipeline, an update) as `{ v: value }`. */
   encodeValue(v) {
-    return this.BSON.serialize({ v })
+    return this._serialize({ v })
   }
 
   encodeMany(docs) {
-    return Buffer.concat(docs.map((d) => this.BSON.serialize(d)))
+    return Buffer.concat(docs.map((d) => this._serialize(d)))
   }
 
   decode(buf) {

@@ -3,7 +3,7 @@
  * `Collection<T>`: the official driver's collection API over one branch (or a read-only
  * past view). Arguments travel to Rust as BSON; results come back in the driver's shapes.
  */
-const { FindCursor, AggregationCursor, normalizeSort } = require('./cursor')
+const { FindCursor, AggregationCursor, normalizeSort, normalizeIndexSpec } = require('./cursor')
 const { call, ArgonError, ArgonBulkWriteError, serverError, DriverBulkWriteError } = require('./errors')
 
 class Collection {
@@ -101,7 +101,7 @@ class Collection {
   }
 
   async findOneAndDelete(filter, options = {}) {
-    return findAndResult(await this._modify('findOneAndDelete', filter, undefined, options), options)
+    return findAndResult(await this._modify('findOneAndDelete', filter, undefined, options), options, true)
   }
 
   find(filter = {}, options = {}) {
@@ -136,9 +136,7 @@ class Collection {
   }
 
   async createIndex(spec, options = {}) {
-    let keys = spec
-    if (typeof spec === 'string') keys = { [spec]: 1 }
-    else if (Array.isArray(spec)) keys = normalizeSort(spec)
+    const keys = normalizeIndexSpec(spec)
     return this._call(this._native.createIndex(this._codec.encode(keys), this._codec.encode(cleanOptions(options))))
   }
 
@@ -178,10 +176,12 @@ function updateResult(r) {
   }
 }
 
-function findAndResult(r, options) {
+function findAndResult(r, options, isDelete = false) {
   const value = r.value === undefined ? null : r.value
   if (options.includeResultMetadata) {
-    const lastErrorObject = { n: Number(r.matchedCount || r.deletedCount || (r.upsertedId != null ? 1 : 0)), updatedExisting: Number(r.matchedCount) > 0 }
+    // As the server reports it: a delete's lastErrorObject is just `{ n }`.
+    if (isDelete) return { value, ok: 1, lastErrorObject: { n: Number(r.deletedCount) } }
+    const lastErrorObject = { n: Number(r.matchedCount || (r.upsertedId != null ? 1 : 0)), updatedExisting: Number(r.matchedCount) > 0 }
     if (r.upsertedId != null) lastErrorObject.upserted = r.upsertedId
     return { value, ok: 1, lastErrorObject }
   }

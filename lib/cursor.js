@@ -131,17 +131,53 @@ class AggregationCursor extends ArgonCursor {
   }
 }
 
-/** Accepts the driver's sort forms: `{a: 1}`, `'a'`, `['a', -1]`, `[['a', 1], ['b', -1]]`. */
+/** A sort direction the driver accepts: 1, -1, 'asc', 'desc', 'ascending', 'descending' or `{ $meta }`. */
+function isSortDirection(d) {
+  if (d !== null && typeof d === 'object' && !Array.isArray(d)) return '$meta' in d
+  return ['1', '-1', 'asc', 'desc', 'ascending', 'descending'].includes(String(d).toLowerCase())
+}
+
+/**
+ * Accepts the driver's sort forms: `{a: 1}`, `'a'`, `['a', -1]`, `['a', 'b']`,
+ * `[['a', 1], ['b', -1]]`, `{a: 'desc'}`, a Map. `{ $meta: ... }` directions pass through unchanged.
+ */
 function normalizeSort(spec, direction) {
   if (spec == null) return undefined
-  const dir = (d) => (d === -1 || d === 'desc' || d === 'descending' ? -1 : 1)
-  if (typeof spec === 'string') return { [spec]: dir(direction) }
+  const dir = (d) => {
+    if (d !== null && typeof d === 'object') return d
+    const v = String(d).toLowerCase()
+    return v === '-1' || v === 'desc' || v === 'descending' ? -1 : 1
+  }
+  if (typeof spec === 'string') return { [spec]: dir(direction ?? 1) }
   if (spec instanceof Map) return Object.fromEntries([...spec].map(([k, v]) => [k, dir(v)]))
   if (Array.isArray(spec)) {
-    if (spec.length === 2 && typeof spec[0] === 'string' && !Array.isArray(spec[1])) return { [spec[0]]: dir(spec[1]) }
-    return Object.fromEntries(spec.map((e) => (Array.isArray(e) ? [e[0], dir(e[1])] : [e, 1])))
+    if (spec.length === 2 && typeof spec[0] === 'string' && isSortDirection(spec[1])) return { [spec[0]]: dir(spec[1]) }
+    return Object.fromEntries(spec.map((e) => (Array.isArray(e) ? [e[0], dir(e[1] ?? 1)] : [e, 1])))
   }
+  if (typeof spec === 'object') return Object.fromEntries(Object.entries(spec).map(([k, v]) => [k, dir(v)]))
   return spec
 }
 
-module.exports = { ArgonCursor, FindCursor, AggregationCursor, normalizeSort }
+/** A createIndex direction the driver accepts as the second item of a `[field, direction]` pair. */
+function isIndexDirection(d) {
+  return typeof d === 'number' || d === '2d' || d === '2dsphere' || d === 'text' || d === 'geoHaystack'
+}
+
+/**
+ * The driver's IndexSpecification forms, like its `parseIndexOptions`: `'a'`, `['a', 'b']`,
+ * `['a', -1]`, `[['a', 1], ['loc', '2dsphere']]`, `{a: 1}`, a Map, or arrays mixing them.
+ * Directions are kept as given (`'text'`, `'2dsphere'`, `-1`).
+ */
+function normalizeIndexSpec(spec) {
+  const single = !Array.isArray(spec) || (spec.length === 2 && typeof spec[0] === 'string' && isIndexDirection(spec[1]))
+  const keys = {}
+  for (const s of single ? [spec] : spec) {
+    if (typeof s === 'string') keys[s] = 1
+    else if (Array.isArray(s)) keys[s[0]] = s[1] ?? 1
+    else if (s instanceof Map) for (const [k, v] of s) keys[k] = v
+    else if (s !== null && typeof s === 'object') Object.assign(keys, s)
+  }
+  return keys
+}
+
+module.exports = { ArgonCursor, FindCursor, AggregationCursor, normalizeSort, normalizeIndexSpec }

@@ -208,6 +208,16 @@ impl Project {
         Ok(out)
     }
 
+    /// Number of collections in the project database (used by tests to show that
+    /// branch creation copies nothing).
+    pub async fn db_collection_count(&self) -> usize {
+        self.db
+            .list_collection_names()
+            .await
+            .map(|v| v.len())
+            .unwrap_or(0)
+    }
+
     /// The newest committed LSN of the project.
     pub async fn committed_lsn(&self) -> Result<i64> {
         let d = self

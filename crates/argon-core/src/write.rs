@@ -242,7 +242,14 @@ async fn check_unique_vs_ancestors(
             for k in &u.keys {
                 kv.insert(k.clone(), get_path(found, k));
             }
-            return Err(ArgonError::duplicate_key(&t.ns(), &u.name, kv).into());
+            let at = afters
+                .iter()
+                .position(|d| u.keys.iter().all(|k| get_path(d, k) == get_path(found, k)));
+            let mut e = ArgonError::duplicate_key(&t.ns(), &u.name, kv);
+            if let ArgonError::Server { index, .. } = &mut e {
+                *index = at;
+            }
+            return Err(e.into());
         }
     }
     Ok(())
@@ -368,7 +375,10 @@ pub async fn insert_many(t: &Target<'_>, docs: Vec<Document>, ordered: bool) -> 
                 metrics::counter!(crate::telemetry::WAL_RECORDS_TOTAL).increment(batch.len() as u64);
                 out.inserted.extend(pending.drain(..));
             }
-            Err(ArgonError::Server { index: Some(j), code, code_name, message, key_value }) if j < pending.len() => {
+            Err(ArgonError::Server { index, code, code_name, message, key_value })
+                if index.is_some_and(|j| j < pending.len()) || (index.is_none() && pending.len() == 1 && code == 11000) =>
+            {
+                let j = index.unwrap_or(0);
                 let failed = pending[j];
                 out.errors.push((failed, ArgonError::Server { index: Some(failed), code, code_name, message, key_value }));
                 if ordered {

@@ -1,0 +1,38 @@
+'use strict'
+/** Shared test helpers: one real test server per test file, fresh databases per test. */
+const { startServer } = require('../scripts/test-server')
+const { Argon } = require('..')
+
+let counter = 0
+/** A database name unique to this process and call. */
+function freshDb(prefix = 't') {
+  counter += 1
+  return `${prefix}_${process.pid}_${Date.now().toString(36)}_${counter}`
+}
+
+/**
+ * Starts a server for the calling test file (or uses $ARGON_TEST_URI) and returns
+ * `{ uri, stop }`. Call from `before`, and `stop` from `after`.
+ */
+async function server(opts = {}) {
+  if (process.env.ARGON_TEST_URI && !opts.standalone) return { uri: process.env.ARGON_TEST_URI, stop: async () => {} }
+  return startServer(opts)
+}
+
+async function connect(uri, database = freshDb()) {
+  return Argon.connect(uri, { database, serverSelectionTimeoutMs: 5000 })
+}
+
+/** Deterministic PRNG (mulberry32) so failing seeds can be replayed. */
+function rng(seed) {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+module.exports = { server, connect, freshDb, rng }

@@ -1,0 +1,221 @@
+/**
+ * A strict TypeScript consumer of argondb's hand-written `index.d.ts`. Never run: it is
+ * type-checked by `__test__/types.test.js` (`tsc -p __test__/types`). Every
+ * `// @ts-expect-error` line must really be an error, or tsc fails with "Unused
+ * '@ts-expect-error' directive" — so the negative cases are tested as well.
+ */
+import * as BSON from 'bson'
+import { ObjectId } from 'bson'
+import type { Document, InsertManyResult, InsertOneResult, ModifyResult, UpdateResult, DeleteResult, WithId } from 'mongodb'
+import {
+  Argon,
+  ArgonBulkWriteError,
+  ArgonError,
+  ArgonServerError,
+  AggregationCursor,
+  Branch,
+  Collection,
+  ErrorCodes,
+  FindCursor,
+  type BranchInfo,
+  type ConnectOptions,
+  type ErrorCode,
+} from 'argondb'
+
+interface User {
+  _id?: ObjectId
+  name: string
+  age: number
+  tags: string[]
+  address?: { city: string }
+}
+
+/** Compile-time equality check. */
+type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false
+function assertType<T extends true>(_: T): void {}
+
+async function main(): Promise<void> {
+  const options: ConnectOptions = { database: 'app', serverSelectionTimeoutMs: 2000, appName: 'types', maxTransactionRetries: 5, metadataCacheMs: 500, metadataCacheSize: 64, bson: BSON }
+  const argon: Argon = await Argon.connect('mongodb://localhost:27017', options)
+  // @ts-expect-error: `database` is required
+  await Argon.connect('mongodb://localhost:27017', {})
+  // @ts-expect-error: unknown connect option
+  await Argon.connect('mongodb://localhost:27017', { database: 'app', poolSize: 3 })
+  // @ts-expect-error: the constructor is private; use Argon.connect
+  new Argon()
+
+  const tx: boolean = argon.transactions
+  void tx
+
+  // --- branches -------------------------------------------------------------------------
+  const main: Branch = argon.branch('main')
+  const feature: Branch = await argon.createBranch('feature-x', { from: 'main' })
+  await argon.createBranch('feature-y')
+  // @ts-expect-error: `from` is a branch name
+  await argon.createBranch('feature-z', { from: 1 })
+  const info: BranchInfo = await feature.info()
+  const parent: string | null = info.parent
+  const lsns: number = info.forkLsn + info.headLsn
+  const created: Date = info.createdAt
+  const isProtected: boolean = info.protected
+  void [parent, lsns, created, isProtected]
+  // @ts-expect-error: parent may be null
+  const parentName: string = info.parent
+  void parentName
+  const all: BranchInfo[] = await argon.listBranches()
+  const names: string[] = all.map((b) => b.name)
+  void names
+  assertType<Equals<Awaited<ReturnType<Argon['branchInfo']>>, BranchInfo>>(true)
+  await argon.protectBranch('feature-x')
+  await argon.protectBranch('feature-x', false)
+  await argon.deleteBranch('feature-y')
+  const branchName: string = feature.name
+  void branchName
+
+  // --- a typed collection ---------------------------------------------------------------
+  const users: Collection<User> = main.collection<User>('users')
+  const untyped: Collection<Document> = feature.collection('things')
+  void untyped
+
+  const one: InsertOneResult<User> = await users.insertOne({ name: 'ada', age: 36, tags: ['admin'] })
+  const oid: ObjectId = one.insertedId
+  void oid
+  // @ts-expect-error: `age` must be a number
+  await users.insertOne({ name: 'bob', age: '41', tags: [] })
+  // @ts-expect-error: `tags` is required
+  await users.insertOne({ name: 'bob', age: 41 })
+  const many: InsertManyResult<User> = await users.insertMany([{ name: 'bob', age: 41, tags: [] }, { name: 'cyd', age: 29, tags: ['x'] }], { ordered: false })
+  const firstId: ObjectId = many.insertedIds[0]
+  void [firstId, many.insertedCount]
+
+  const found: WithId<User> | null = await users.findOne({ name: 'ada' })
+  if (found) {
+    const id: ObjectId = found._id
+    const age: number = found.age
+    void [id, age]
+  }
+  await users.findOne({ age: { $gte: 30 }, 'address.city': 'Paris' }, { projection: { name: 1 }, sort: { age: -1 } })
+  // @ts-expect-error: `age` is a number, not a string
+  await users.findOne({ age: 'old' })
+  const named = await users.findOne<{ name: string }>({}, { projection: { _id: 0, name: 1 } })
+  assertType<Equals<typeof named, { name: string } | null>>(true)
+
+  // find + cursor
+  const cursor: FindCursor<WithId<User>> = users.find({ tags: 'admin' }).sort({ age: -1 }).skip(1).limit(10).batchSize(100)
+  const list: WithId<User>[] = await cursor.toArray()
+  void list
+  users.find().sort('age', 'desc')
+  users.find().sort([['age', -1], ['name', 1]])
+  const first: WithId<User> | null = await users.find({}).next()
+  void first
+  const more: boolean = await users.find().hasNext()
+  void more
+  const ages: number[] = await users.find().map((u) => u.age).toArray()
+  void ages
+  const projected: FindCursor<{ name: string }> = users.find().project<{ name: string }>({ _id: 0, name: 1 })
+  void projected
+  for await (const u of users.find({ age: { $lt: 50 } })) {
+    const n: string = u.name
+    void n
+    // @ts-expect-error: no such field on User
+    void u.email
+  }
+  await users.find().forEach((u) => {
+    void u.tags
+  })
+  await users.find().forEach(async (u) => u.age < 40)
+  await users.find().close()
+  // @ts-expect-error: limit takes a number
+  users.find().limit('10')
+
+  // updates and deletes
+  const upd: UpdateResult<User> = await users.updateOne({ name: 'ada' }, { $set: { age: 37 }, $push: { tags: 'owner' } }, { upsert: true })
+  const modified: number = upd.modifiedCount
+  const upsertedId: ObjectId | null = upd.upsertedId
+  void [modified, upsertedId]
+  await users.updateMany({ age: { $gt: 30 } }, { $inc: { age: 1 } })
+  await users.updateOne({ name: 'ada' }, [{ $set: { age: { $add: ['$age', 1] } } }])
+  // @ts-expect-error: $set of a number field to a string
+  await users.updateOne({ name: 'ada' }, { $set: { age: 'x' } })
+  // @ts-expect-error: $inc needs a number
+  await users.updateMany({}, { $inc: { name: 'x' } })
+  await users.replaceOne({ name: 'bob' }, { name: 'bob', age: 42, tags: [] })
+  const del: DeleteResult = await users.deleteOne({ name: 'cyd' })
+  const deleted: number = del.deletedCount
+  void deleted
+  await users.deleteMany({})
+  await users.deleteMany()
+
+  // sessions, collation and let are rejected by argondb, so they do not type-check
+  // @ts-expect-error: no sessions
+  await users.updateOne({ name: 'ada' }, { $set: { age: 1 } }, { session: undefined as never })
+  // @ts-expect-error: no collation
+  users.find({}, { collation: { locale: 'fr' } })
+
+  // find-and-modify
+  const after: WithId<User> | null = await users.findOneAndUpdate({ name: 'ada' }, { $set: { age: 40 } }, { returnDocument: 'after', upsert: true })
+  const replaced: WithId<User> | null = await users.findOneAndReplace({ name: 'ada' }, { name: 'ada', age: 41, tags: [] })
+  const removed: WithId<User> | null = await users.findOneAndDelete({ name: 'ada' })
+  const withMeta: ModifyResult<User> = await users.findOneAndDelete({ name: 'bob' }, { includeResultMetadata: true })
+  void [after, replaced, removed, withMeta.value]
+  // @ts-expect-error: the result can be null
+  const notNull: WithId<User> = await users.findOneAndUpdate({ name: 'ada' }, { $set: { age: 1 } })
+  void notNull
+
+  // counts, distinct, aggregate
+  const count: number = await users.countDocuments({ age: { $gte: 18 } }, { limit: 100 })
+  const estimate: number = await users.estimatedDocumentCount()
+  void [count, estimate]
+  const distinctAges: number[] = await users.distinct('age')
+  const distinctTags: string[] = await users.distinct('tags', { age: { $gt: 1 } })
+  const distinctAny: any[] = await users.distinct('address.city')
+  void [distinctAges, distinctTags, distinctAny]
+  const agg: AggregationCursor<{ _id: string; n: number }> = users.aggregate<{ _id: string; n: number }>([{ $group: { _id: '$name', n: { $sum: 1 } } }])
+  const groups: { _id: string; n: number }[] = await agg.toArray()
+  void groups
+  const raw: Document[] = await users.aggregate([{ $match: { age: 1 } }]).toArray()
+  void raw
+
+  // indexes
+  const idx: string = await users.createIndex({ name: 1, age: -1 }, { unique: true, name: 'by_name' })
+  await users.createIndex('age')
+  await users.createIndex(['name', 'age'])
+  await users.createIndex([['name', 1], ['address.city', -1]])
+  void idx
+  await users.dropIndex('by_name')
+  const idxList = await users.listIndexes().toArray()
+  const keys: Document[] = idxList.map((i) => i.key)
+  const indexNames: (string | undefined)[] = (await users.indexes()).map((i) => i.name)
+  void [keys, indexNames]
+  const dropped: boolean = await users.drop()
+  void dropped
+
+  await argon.close()
+}
+
+// --- errors ------------------------------------------------------------------------------
+function describe(e: unknown): string {
+  if (e instanceof ArgonError) {
+    const code: ErrorCode = e.code
+    if (e.code === ErrorCodes.BRANCH_NOT_FOUND) return 'no such branch'
+    // @ts-expect-error: not an ErrorCode
+    if (e.code === 'NOT_A_CODE') return 'never'
+    return code
+  }
+  if (e instanceof ArgonBulkWriteError) return `${e.writeErrors.length} failed, ${e.insertedCount} inserted, first at ${e.writeErrors[0].index}`
+  if (e instanceof ArgonServerError) {
+    const n: number = e.code
+    return `${n} ${e.codeName ?? ''} ${e.errmsg}`
+  }
+  return String(e)
+}
+const code: 'BRANCH_EXISTS' = ErrorCodes.BRANCH_EXISTS
+// @ts-expect-error: ErrorCodes is read-only
+ErrorCodes.INTERNAL = 'INTERNAL'
+// @ts-expect-error: unknown code
+void ErrorCodes.NOPE
+const err = new ArgonError('BRANCH_EXISTS', 'exists')
+// @ts-expect-error: codes are a closed union
+void new ArgonError('WHATEVER', 'x')
+
+void [main, describe, code, err]

@@ -1,0 +1,319 @@
+/**
+ * argondb: Git-like branches, a durable WAL and time travel for MongoDB.
+ *
+ * Hand-written types for the public API (`index.js` + `lib/*.js`). Collections follow the
+ * official `mongodb` driver's signatures and result types, which are imported from it;
+ * `mongodb` is an optional peerDependency that TypeScript users need installed for these
+ * types (JavaScript users do not).
+ */
+import type {
+  AggregateOptions,
+  BulkWriteOptions,
+  CountDocumentsOptions,
+  CreateIndexesOptions,
+  DeleteOptions,
+  DeleteResult,
+  Document,
+  EstimatedDocumentCountOptions,
+  Filter,
+  FindOneAndDeleteOptions,
+  FindOneAndReplaceOptions,
+  FindOneAndUpdateOptions,
+  FindOneOptions,
+  FindOptions,
+  Flatten,
+  IndexDescriptionInfo,
+  IndexSpecification,
+  InsertManyResult,
+  InsertOneOptions,
+  InsertOneResult,
+  ModifyResult,
+  OptionalUnlessRequiredId,
+  ReplaceOptions,
+  Sort,
+  SortDirection,
+  UpdateFilter,
+  UpdateOptions,
+  UpdateResult,
+  WithId,
+  WithoutId,
+} from 'mongodb'
+
+export type { Document, Filter, UpdateFilter, WithId, OptionalUnlessRequiredId, Sort } from 'mongodb'
+
+/**
+ * Driver options minus those argondb rejects at run time (`INVALID_ARGUMENT`): sessions
+ * (branch writes run in argondb's own transactions), `collation` and `let`.
+ */
+export type ArgonOptions<O> = Omit<O, 'session' | 'collation' | 'let'>
+
+// ---------------------------------------------------------------------------------------
+// Connection
+
+export interface ConnectOptions {
+  /** The MongoDB database that holds the project (its branches, WAL and data). Required. */
+  database: string
+  /** How long to wait for a usable server before failing with `SERVER_UNREACHABLE`.
+   *  Defaults to the URI's `serverSelectionTimeoutMS`, else 10 000 ms. */
+  serverSelectionTimeoutMs?: number
+  /** Application name reported to the server. */
+  appName?: string
+  /** Retries of a write transaction after a transient error (write conflict). Default 50. */
+  maxTransactionRetries?: number
+  /** How long cached branch metadata is trusted, in ms. Default 1000. */
+  metadataCacheMs?: number
+  /** Entries in the branch-metadata LRU cache. Default 1024. */
+  metadataCacheSize?: number
+  /** The `bson` module to decode results with (default: `require('bson')`), so the
+   *  ObjectIds in results are the same class your code and driver use. */
+  bson?: typeof import('bson')
+}
+
+export interface BranchInfo {
+  name: string
+  /** The branch it was forked from; `null` for `main`. */
+  parent: string | null
+  /** The parent's LSN at the moment of the fork. */
+  forkLsn: number
+  /** The LSN of the branch's latest write. */
+  headLsn: number
+  createdAt: Date
+  protected: boolean
+}
+
+export interface CreateBranchOptions {
+  /** The branch to fork from. Default `'main'`. */
+  from?: string
+}
+
+/** A connected project. */
+export declare class Argon {
+  private constructor()
+
+  /**
+   * Connects to MongoDB and opens the project stored in `options.database`, creating its
+   * metadata (and the `main` branch) on first use.
+   */
+  static connect(uri: string, options: ConnectOptions): Promise<Argon>
+
+  /** Whether writes run in MongoDB transactions (replica sets and sharded clusters). */
+  readonly transactions: boolean
+
+  /** A handle on a branch; no I/O until used. */
+  branch(name: string): Branch
+  /** Creates a branch of `options.from` (default `main`) in O(1) and returns its handle. */
+  createBranch(name: string, options?: CreateBranchOptions): Promise<Branch>
+  branchInfo(name: string): Promise<BranchInfo>
+  listBranches(): Promise<BranchInfo[]>
+  /** Fails with `BRANCH_PROTECTED` for `main` and protected branches. */
+  deleteBranch(name: string): Promise<void>
+  /** Protects (default) or, with `value = false`, unprotects a branch. */
+  protectBranch(name: string, value?: boolean): Promise<void>
+  close(): Promise<void>
+}
+
+/** A handle on one branch. */
+export declare class Branch {
+  private constructor()
+  readonly name: string
+  /** A collection on this branch, with the official driver's API. */
+  collection<TSchema extends Document = Document>(name: string): Collection<TSchema>
+  info(): Promise<BranchInfo>
+}
+
+// ---------------------------------------------------------------------------------------
+// Collections
+
+/** The result of `listIndexes()`: the branch's index descriptions. */
+export interface ListIndexesCursor {
+  toArray(): Promise<IndexDescriptionInfo[]>
+}
+
+/** One collection on one branch, shaped like the driver's `Collection<TSchema>`. */
+export declare class Collection<TSchema extends Document = Document> {
+  private constructor()
+  readonly collectionName: string
+  readonly branchName: string
+
+  insertOne(doc: OptionalUnlessRequiredId<TSchema>, options?: ArgonOptions<InsertOneOptions>): Promise<InsertOneResult<TSchema>>
+  /** Throws an `ArgonBulkWriteError` (the driver's `MongoBulkWriteError` class when installed) on partial failure. */
+  insertMany(docs: ReadonlyArray<OptionalUnlessRequiredId<TSchema>>, options?: ArgonOptions<BulkWriteOptions>): Promise<InsertManyResult<TSchema>>
+
+  updateOne(
+    filter: Filter<TSchema>,
+    update: UpdateFilter<TSchema> | Document[],
+    options?: ArgonOptions<UpdateOptions> & { sort?: Sort },
+  ): Promise<UpdateResult<TSchema>>
+  updateMany(filter: Filter<TSchema>, update: UpdateFilter<TSchema> | Document[], options?: ArgonOptions<UpdateOptions>): Promise<UpdateResult<TSchema>>
+  replaceOne(filter: Filter<TSchema>, replacement: WithoutId<TSchema>, options?: ArgonOptions<ReplaceOptions>): Promise<UpdateResult<TSchema>>
+  deleteOne(filter?: Filter<TSchema>, options?: ArgonOptions<DeleteOptions>): Promise<DeleteResult>
+  deleteMany(filter?: Filter<TSchema>, options?: ArgonOptions<DeleteOptions>): Promise<DeleteResult>
+
+  findOne(): Promise<WithId<TSchema> | null>
+  findOne(filter: Filter<TSchema>): Promise<WithId<TSchema> | null>
+  findOne(filter: Filter<TSchema>, options: ArgonOptions<Omit<FindOneOptions, 'timeoutMode'>>): Promise<WithId<TSchema> | null>
+  findOne<T = TSchema>(): Promise<T | null>
+  findOne<T = TSchema>(filter: Filter<TSchema>): Promise<T | null>
+  findOne<T = TSchema>(filter: Filter<TSchema>, options?: ArgonOptions<Omit<FindOneOptions, 'timeoutMode'>>): Promise<T | null>
+
+  find(): FindCursor<WithId<TSchema>>
+  find(filter: Filter<TSchema>, options?: ArgonOptions<FindOptions>): FindCursor<WithId<TSchema>>
+  find<T extends Document>(filter: Filter<TSchema>, options?: ArgonOptions<FindOptions>): FindCursor<T>
+
+  countDocuments(filter?: Filter<TSchema>, options?: ArgonOptions<CountDocumentsOptions>): Promise<number>
+  estimatedDocumentCount(options?: ArgonOptions<EstimatedDocumentCountOptions>): Promise<number>
+
+  distinct<Key extends keyof WithId<TSchema>>(key: Key, filter?: Filter<TSchema>): Promise<Array<Flatten<WithId<TSchema>[Key]>>>
+  distinct(key: string, filter?: Filter<TSchema>): Promise<any[]>
+
+  findOneAndUpdate(
+    filter: Filter<TSchema>,
+    update: UpdateFilter<TSchema> | Document[],
+    options: ArgonOptions<FindOneAndUpdateOptions> & { includeResultMetadata: true },
+  ): Promise<ModifyResult<TSchema>>
+  findOneAndUpdate(
+    filter: Filter<TSchema>,
+    update: UpdateFilter<TSchema> | Document[],
+    options: ArgonOptions<FindOneAndUpdateOptions> & { includeResultMetadata: false },
+  ): Promise<WithId<TSchema> | null>
+  findOneAndUpdate(filter: Filter<TSchema>, update: UpdateFilter<TSchema> | Document[], options: ArgonOptions<FindOneAndUpdateOptions>): Promise<WithId<TSchema> | null>
+  findOneAndUpdate(filter: Filter<TSchema>, update: UpdateFilter<TSchema> | Document[]): Promise<WithId<TSchema> | null>
+
+  findOneAndReplace(
+    filter: Filter<TSchema>,
+    replacement: WithoutId<TSchema>,
+    options: ArgonOptions<FindOneAndReplaceOptions> & { includeResultMetadata: true },
+  ): Promise<ModifyResult<TSchema>>
+  findOneAndReplace(
+    filter: Filter<TSchema>,
+    replacement: WithoutId<TSchema>,
+    options: ArgonOptions<FindOneAndReplaceOptions> & { includeResultMetadata: false },
+  ): Promise<WithId<TSchema> | null>
+  findOneAndReplace(filter: Filter<TSchema>, replacement: WithoutId<TSchema>, options: ArgonOptions<FindOneAndReplaceOptions>): Promise<WithId<TSchema> | null>
+  findOneAndReplace(filter: Filter<TSchema>, replacement: WithoutId<TSchema>): Promise<WithId<TSchema> | null>
+
+  findOneAndDelete(filter: Filter<TSchema>, options: ArgonOptions<FindOneAndDeleteOptions> & { includeResultMetadata: true }): Promise<ModifyResult<TSchema>>
+  findOneAndDelete(filter: Filter<TSchema>, options: ArgonOptions<FindOneAndDeleteOptions> & { includeResultMetadata: false }): Promise<WithId<TSchema> | null>
+  findOneAndDelete(filter: Filter<TSchema>, options: ArgonOptions<FindOneAndDeleteOptions>): Promise<WithId<TSchema> | null>
+  findOneAndDelete(filter: Filter<TSchema>): Promise<WithId<TSchema> | null>
+
+  aggregate<T extends Document = Document>(pipeline?: Document[], options?: ArgonOptions<AggregateOptions>): AggregationCursor<T>
+
+  /** Returns the index name. */
+  createIndex(indexSpec: IndexSpecification, options?: CreateIndexesOptions): Promise<string>
+  dropIndex(indexName: string): Promise<Document>
+  listIndexes(): ListIndexesCursor
+  indexes(): Promise<IndexDescriptionInfo[]>
+  /** Drops the collection on this branch only. */
+  drop(): Promise<boolean>
+}
+
+// ---------------------------------------------------------------------------------------
+// Cursors
+
+/** Lazy cursor: nothing runs until the first `next()` / `toArray()` / `for await`. */
+declare abstract class ArgonCursor<TSchema = any> implements AsyncIterable<TSchema> {
+  /** Documents fetched per native call. Only before iteration starts. */
+  batchSize(value: number): this
+  /** Maps each document; returns this cursor retyped. */
+  map<T>(transform: (doc: TSchema) => T): ArgonCursor<T>
+  hasNext(): Promise<boolean>
+  next(): Promise<TSchema | null>
+  tryNext(): Promise<TSchema | null>
+  toArray(): Promise<TSchema[]>
+  /** Stops early when `iterator` returns (or resolves to) `false`. */
+  forEach(iterator: (doc: TSchema) => boolean | void | Promise<boolean | void>): Promise<void>
+  close(): Promise<void>
+  readonly closed: boolean
+  [Symbol.asyncIterator](): AsyncGenerator<TSchema, void, void>
+}
+
+export declare class FindCursor<TSchema = any> extends ArgonCursor<TSchema> {
+  private constructor()
+  map<T>(transform: (doc: TSchema) => T): FindCursor<T>
+  sort(sort: Sort, direction?: SortDirection): this
+  skip(value: number): this
+  limit(value: number): this
+  /** Sets a projection; retype the result with the type argument, as with the driver. */
+  project<T extends Document = Document>(value: Document): FindCursor<T>
+}
+
+export declare class AggregationCursor<TSchema = any> extends ArgonCursor<TSchema> {
+  private constructor()
+  map<T>(transform: (doc: TSchema) => T): AggregationCursor<T>
+}
+
+// ---------------------------------------------------------------------------------------
+// Errors
+
+/** Stable `ArgonError` codes; see docs/errors.md. */
+export type ErrorCode =
+  | 'INVALID_URI'
+  | 'SERVER_UNREACHABLE'
+  | 'BRANCH_NOT_FOUND'
+  | 'BRANCH_EXISTS'
+  | 'INVALID_BRANCH_NAME'
+  | 'INVALID_ARGUMENT'
+  | 'RESERVED_NAME'
+  | 'DOCUMENT_TOO_LARGE'
+  | 'BRANCH_PROTECTED'
+  | 'BRANCH_HAS_CHILDREN'
+  | 'READ_ONLY'
+  | 'LSN_OUT_OF_RANGE'
+  | 'WRITER_CONFLICT'
+  | 'FORMAT_VERSION'
+  | 'CLIENT_CLOSED'
+  | 'INTERNAL'
+
+export declare const ErrorCodes: { readonly [K in ErrorCode]: K }
+
+/** An argondb error with a stable string `code`. */
+export declare class ArgonError extends Error {
+  constructor(code: ErrorCode, message: string)
+  name: 'ArgonError'
+  code: ErrorCode
+}
+
+/**
+ * An error the MongoDB server returned (e.g. a duplicate key), shaped like the driver's
+ * `MongoServerError`. When `mongodb` is installed argondb throws the driver's own
+ * `MongoServerError` instead, so check with `instanceof MongoServerError` (or `err.code`).
+ */
+export declare class ArgonServerError extends Error {
+  constructor(info: { errmsg: string; code: number; codeName?: string; keyValue?: Document; keyPattern?: Document })
+  name: 'MongoServerError'
+  /** The server's numeric error code, e.g. 11000. */
+  code: number
+  codeName?: string
+  errmsg: string
+  keyValue?: Document
+  keyPattern?: Document
+}
+
+export interface ArgonWriteError {
+  /** Index of the failed document in the `insertMany` input. */
+  index: number
+  code: number
+  errmsg: string
+  keyValue?: Document
+}
+
+/**
+ * A partial `insertMany` failure, shaped like the driver's `MongoBulkWriteError` (whose
+ * prototype it takes when `mongodb` is installed).
+ */
+export declare class ArgonBulkWriteError extends Error {
+  constructor(
+    first: { code: number; codeName?: string; errmsg: string; keyValue?: Document },
+    writeErrors: ArgonWriteError[],
+    result: InsertManyResult<Document>,
+  )
+  name: 'MongoBulkWriteError'
+  code: number
+  codeName?: string
+  writeErrors: ArgonWriteError[]
+  result: InsertManyResult<Document>
+  insertedCount: number
+  insertedIds: { [key: number]: any }
+  keyValue?: Document
+}
