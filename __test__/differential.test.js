@@ -237,6 +237,20 @@ const cases = [
       return [one, first, second]
     } },
 
+  { name: 'projection of _id alone', seed: people,
+    run: async (c) => all(c, {}, { projection: { _id: 1 } }) },
+  { name: 'projection with an aggregation expression', seed: nums,
+    run: async (c) => all(c, {}, { projection: { n: 1, twice: { $multiply: ['$n', 2] }, label: { $concat: ['$s', '!'] } } }) },
+  { name: 'find whole-array, whole-subdocument and array-index equality', seed: nums,
+    run: async (c) => [await all(c, { vals: [10, 2] }), await all(c, { 'vals.1': 8 }), await all(c, { grades: { $all: [{ $elemMatch: { $gt: 90 } }] } })] },
+  { name: 'find $mod and $regex with options', seed: people,
+    run: async (c) => [await all(c, { age: { $mod: [5, 0] } }), await all(c, { name: { $regex: '^A', $options: 'i' } })] },
+  { name: 'cursor with a small batchSize, iterated with for await', seed: people,
+    run: async (c) => {
+      const out = []
+      for await (const d of c.find({}).sort({ name: -1 }).batchSize(2)) out.push(d.name)
+      return out
+    } },
   // ---- counting, distinct, aggregate
   { name: 'countDocuments and estimatedDocumentCount', seed: people,
     run: async (c) => [await c.countDocuments({ tags: 'a' }), await c.countDocuments(), await c.estimatedDocumentCount()] },
@@ -303,6 +317,25 @@ const cases = [
   { name: 'filtered positional $[id] with arrayFilters on subdocument fields', seed: orders,
     run: async (c) => c.updateMany({}, { $mul: { 'items.$[it].price': 2 } }, { arrayFilters: [{ 'it.qty': { $gte: 3 } }] }) },
 
+  { name: '$bit and/or/xor', seed: nums,
+    run: async (c) => c.updateMany({}, { $bit: { n: { and: 6, or: 1 } } }) },
+  { name: 'positional $ in findOneAndUpdate with $elemMatch', seed: orders,
+    run: async (c) => c.findOneAndUpdate({ items: { $elemMatch: { sku: 'q', qty: { $gt: 2 } } } }, { $set: { 'items.$.flag': true } }, { returnDocument: 'after' }) },
+  { name: 'nested $[] inside $[id]', seed: orders,
+    run: async (c) => c.updateMany({}, { $set: { 'items.$[it].tags': ['hot'] } }, { arrayFilters: [{ 'it.sku': { $in: ['p', 's'] } }] }) },
+  { name: 'arrayFilters with an unused identifier is rejected', seed: nums,
+    run: async (c) => c.updateOne({ _id: 1 }, { $set: { 'grades.$[]': 1 } }, { arrayFilters: [{ x: { $gt: 1 } }] }) },
+  { name: 'update pipeline ($set with expressions, $unset stage)', seed: orders,
+    run: async (c) => [
+      await c.updateMany({}, [{ $set: { over: { $gt: ['$total', '$budget'] }, left: { $subtract: ['$budget', '$total'] } } }, { $unset: ['when'] }]),
+      await c.updateOne({ _id: 4 }, [{ $set: { total: 0 } }]),
+    ] },
+  { name: 'update pipeline in an upsert', seed: orders,
+    run: async (c) => c.updateOne({ _id: 9 }, [{ $set: { total: { $ifNull: ['$total', 100] } } }], { upsert: true }) },
+  { name: 'updateOne with a sort option picks the first in order', seed: people,
+    run: async (c) => [await c.updateOne({ city: { $exists: true } }, { $set: { picked: 1 } }, { sort: { age: -1 } }), await c.updateOne({}, { $set: { picked: 2 } }, { sort: { name: 1 } })] },
+  { name: 'updateMany changing the field it filters on', seed: nums,
+    run: async (c) => c.updateMany({ n: { $lt: 10 } }, { $inc: { n: 5 } }) },
   // ---- multi-document updates, no-ops
   { name: 'updateMany matching several documents', seed: people,
     run: async (c) => c.updateMany({ city: 'rome' }, { $set: { region: 'lazio' }, $inc: { visits: 1 } }) },
@@ -337,6 +370,16 @@ const cases = [
   { name: 'findOneAndUpdate upsert returnDocument before (null)', seed: people, genIds: true,
     run: async (c) => c.findOneAndUpdate({ name: 'ghost' }, { $set: { age: 1 } }, { upsert: true, returnDocument: 'before' }) },
 
+  { name: 'replaceOne upsert with _id under $eq and under $and', seed: people, genIds: true,
+    run: async (c) => [
+      await c.replaceOne({ _id: { $eq: 61 } }, { v: 1 }, { upsert: true }),
+      await c.replaceOne({ $and: [{ _id: 62 }, { v: 2 }] }, { v: 2 }, { upsert: true }),
+      await c.replaceOne({ _id: { $in: [63] } }, { v: 3 }, { upsert: true }),
+    ] },
+  { name: 'updateOne upsert with _id under $and', seed: people, genIds: true,
+    run: async (c) => c.updateOne({ $and: [{ _id: 64 }, { kind: 'x' }] }, { $set: { v: 4 } }, { upsert: true }) },
+  { name: 'findOneAndReplace upsert with projection', seed: people,
+    run: async (c) => c.findOneAndReplace({ _id: 65 }, { name: 'r', age: 3, secret: 1 }, { upsert: true, returnDocument: 'after', projection: { secret: 0 } }) },
   // ---- findOneAnd*
   { name: 'findOneAndUpdate returnDocument before and after, with sort', seed: people,
     run: async (c) => [
@@ -375,6 +418,19 @@ const cases = [
       ]
     } },
 
+  { name: 'findOneAndUpdate sort on a path through an array of subdocuments', seed: orders,
+    run: async (c) => [
+      await c.updateOne({ _id: 2 }, { $set: { note: 'touched' } }),
+      await c.findOneAndUpdate({}, { $set: { picked: true } }, { sort: { 'items.qty': -1 } }),
+    ] },
+  { name: 'findOneAndUpdate sort after other writes (merging touched and untouched documents)', seed: people,
+    run: async (c) => [
+      await c.updateOne({ _id: 2 }, { $set: { age: 70 } }),
+      await c.updateOne({ _id: 6 }, { $set: { age: 20 } }),
+      await c.findOneAndUpdate({ age: { $type: 'number' } }, { $set: { oldest: true } }, { sort: { age: -1 }, returnDocument: 'after' }),
+      await c.findOneAndDelete({ age: { $type: 'number' } }, { sort: { age: 1 } }),
+      await c.findOneAndUpdate({}, { $set: { first: true } }, { sort: { tags: 1, _id: 1 }, returnDocument: 'after' }),
+    ] },
   // ---- inserts and duplicate keys
   { name: 'insertOne and insertMany results', seed: people,
     run: async (c) => [await c.insertOne({ _id: 10, a: 1 }), await c.insertMany([{ _id: 11 }, { _id: 12, b: [1] }])] },
@@ -396,6 +452,68 @@ const cases = [
     run: async (c) => c.replaceOne({ _id: 50 }, { email: 'a@x' }, { upsert: true }) },
   { name: 'unique index: delete then re-insert the same key', seed: users, indexes: uniqueEmail,
     run: async (c) => [await c.deleteOne({ email: 'b@x' }), await c.insertOne({ _id: 9, email: 'b@x' })] },
+
+  { name: 'unique index: move a key away, then reuse it', seed: users, indexes: uniqueEmail,
+    run: async (c) => [await c.updateOne({ _id: 1 }, { $set: { email: 'moved@x' } }), await attempt(() => c.insertOne({ _id: 9, email: 'a@x' })), await attempt(() => c.updateOne({ _id: 2 }, { $set: { email: 'moved@x' } }))] },
+  { name: 'sparse unique index: missing values never collide, null values do', seed: [{ _id: 1, code: 'A' }, { _id: 2 }, { _id: 3, code: null }],
+    indexes: [{ key: { code: 1 }, options: { unique: true, sparse: true } }],
+    run: async (c) => [
+      await attempt(() => c.insertOne({ _id: 4 })),
+      await attempt(() => c.insertOne({ _id: 5, code: 'A' })),
+      await attempt(() => c.insertOne({ _id: 6, code: null })),
+      await attempt(() => c.insertOne({ _id: 7, code: 'B' })),
+    ] },
+  { name: 'compound unique index', seed: [{ _id: 1, a: 1, b: 1 }, { _id: 2, a: 1, b: 2 }],
+    indexes: [{ key: { a: 1, b: 1 }, options: { unique: true } }],
+    run: async (c) => [
+      await attempt(() => c.insertOne({ _id: 3, a: 2, b: 1 })),
+      await attempt(() => c.insertOne({ _id: 4, a: 1, b: 2 })),
+      await attempt(() => c.updateOne({ _id: 3 }, { $set: { a: 1 } })),
+    ] },
+  { name: 'partial unique index', seed: [{ _id: 1, sku: 'x', live: true }, { _id: 2, sku: 'y', live: false }],
+    indexes: [{ key: { sku: 1 }, options: { unique: true, partialFilterExpression: { live: true } } }],
+    run: async (c) => [
+      await attempt(() => c.insertOne({ _id: 3, sku: 'x', live: false })),
+      await attempt(() => c.insertOne({ _id: 4, sku: 'y', live: true })),
+      await attempt(() => c.insertOne({ _id: 5, sku: 'x', live: true })),
+    ] },
+  { name: 'unordered insertMany against a unique index on a non-_id field', seed: users, indexes: uniqueEmail,
+    run: async (c) => c.insertMany([{ _id: 30, email: 'b@x' }, { _id: 31, email: 'n@x' }], { ordered: false }) },
+
+  // ---- several writes, then reads (on a child, this mixes own rows, parent rows and tombstones)
+  { name: 'delete then re-insert and upsert the same _id', seed: people,
+    run: async (c) => [
+      await c.deleteOne({ _id: 2 }),
+      await c.insertOne({ _id: 2, name: 'bob2' }),
+      await c.deleteOne({ _id: 3 }),
+      await c.updateOne({ _id: 3 }, { $set: { name: 'cid2' } }, { upsert: true }),
+      await c.deleteMany({ _id: { $in: [4, 5] } }),
+      await c.replaceOne({ _id: 4 }, { name: 'dee2' }, { upsert: true }),
+      await all(c, { name: { $regex: '2$' } }),
+      await c.countDocuments(),
+    ] },
+  { name: 'reads after mixed writes: sort/skip/limit, count, distinct, aggregate', seed: people,
+    run: async (c) => [
+      await c.updateMany({ city: 'rome' }, { $set: { city: 'oslo' } }),
+      await c.deleteOne({ _id: 1 }),
+      await c.insertOne({ _id: 7, name: 'gil', age: 33, city: 'lima' }),
+      await c.find({ age: { $type: 'number' } }).sort({ age: -1 }).skip(1).limit(3).toArray(),
+      await c.find({}).sort({ name: 1 }).project({ _id: 0, name: 1 }).toArray(),
+      await c.countDocuments({ city: 'oslo' }),
+      await c.estimatedDocumentCount(),
+      sorted(await c.distinct('city')),
+      await c.aggregate([{ $match: { city: 'oslo' } }, { $group: { _id: null, n: { $sum: 1 } } }]).toArray(),
+    ] },
+  { name: 'repeated updates of one document and a no-op in between', seed: nums,
+    run: async (c) => [
+      await c.updateOne({ _id: 1 }, { $inc: { n: 1 } }),
+      await c.updateOne({ _id: 1 }, { $set: { n: 6 } }),
+      await c.updateOne({ _id: 1 }, { $push: { vals: 9 } }),
+      await c.findOneAndUpdate({ _id: 1 }, { $pop: { vals: 1 } }, { returnDocument: 'before' }),
+      await c.findOne({ _id: 1 }),
+    ] },
+  { name: 'failed update leaves no trace', seed: nums,
+    run: async (c) => [await attempt(() => c.updateOne({ _id: 2 }, { $set: { ok: 1 }, $inc: { s: 1 } })), await c.findOne({ _id: 2 }), await c.countDocuments()] },
 
   // ---- invalid updates the server rejects
   { name: '$inc on a string field', seed: nums,
@@ -501,6 +619,8 @@ async function runCase(c, i, mode) {
   const expected = await runSide(base, c)
   const actual = await runSide(target, c)
   assert.deepStrictEqual(actual, expected)
+  // deepStrictEqual ignores key order; stored documents must also keep MongoDB's field order.
+  assert.equal(JSON.stringify(actual.state), JSON.stringify(expected.state), 'same documents, different field order')
 
   if (mode === 'child') {
     // Writes on the child never reach its parent.

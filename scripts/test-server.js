@@ -57,17 +57,25 @@ async function startServer(opts = {}) {
   const child = spawn(findBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr.on('data', (d) => { stderr += d })
-  const port = await new Promise((resolve, reject) => {
-    let out = ''
-    const timer = setTimeout(() => reject(new Error('secantusd-rs did not report a port within 20s: ' + stderr)), 20000)
-    child.once('error', (e) => { clearTimeout(timer); reject(new Error(`cannot start secantusd-rs (${e.message}); run scripts/install-test-server.sh`)) })
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`secantusd-rs exited with ${code}: ${stderr}`)) })
-    child.stdout.on('data', (d) => {
-      out += d
-      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(out)
-      if (m) { clearTimeout(timer); resolve(Number(m[1])) }
+  let port
+  try {
+    port = await new Promise((resolve, reject) => {
+      let out = ''
+      const timer = setTimeout(() => reject(new Error('secantusd-rs did not report a port within 20s: ' + stderr)), 20000)
+      child.once('error', (e) => { clearTimeout(timer); reject(new Error(`cannot start secantusd-rs (${e.message}); run scripts/install-test-server.sh`)) })
+      child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`secantusd-rs exited with ${code}: ${stderr}`)) })
+      child.stdout.on('data', (d) => {
+        out += d
+        const m = /listening on 127\.0\.0\.1:(\d+)/.exec(out)
+        if (m) { clearTimeout(timer); resolve(Number(m[1])) }
+      })
     })
-  })
+  } catch (e) {
+    // do not leave a half-started server or its storage directory behind
+    if (child.exitCode === null && child.pid) try { process.kill(child.pid, 'SIGKILL') } catch {}
+    fs.rmSync(dir, { recursive: true, force: true })
+    throw e
+  }
   child.removeAllListeners('exit')
   for (let i = 0; i < 100 && !(await ping(port)); i++) await new Promise((r) => setTimeout(r, 50))
   let stopped = false

@@ -2,7 +2,7 @@
 
 use crate::collection::NativeCollection;
 use crate::convert::to_bytes;
-use crate::errors::{IntoNapi};
+use crate::errors::IntoNapi;
 use argon_core::bson::{doc, Bson};
 use argon_core::{Argon, ConnectOptions};
 use napi::bindgen_prelude::Buffer;
@@ -30,8 +30,15 @@ impl NativeArgon {
     }
 
     #[napi(catch_unwind)]
-    pub fn collection(&self, branch: String, name: String, at: Option<i64>) -> napi::Result<NativeCollection> {
-        Ok(NativeCollection::new(self.inner.collection(&branch, &name, at).napi()?))
+    pub fn collection(
+        &self,
+        branch: String,
+        name: String,
+        at: Option<i64>,
+    ) -> napi::Result<NativeCollection> {
+        Ok(NativeCollection::new(
+            self.inner.collection(&branch, &name, at).napi()?,
+        ))
     }
 
     /// Returns the new branch's info document as BSON.
@@ -64,7 +71,11 @@ impl NativeArgon {
 
     #[napi(catch_unwind)]
     pub async fn protect_branch(&self, name: String, protected: bool) -> napi::Result<()> {
-        self.inner.clone().protect_branch(&name, protected).await.napi()
+        self.inner
+            .clone()
+            .protect_branch(&name, protected)
+            .await
+            .napi()
     }
 
     #[napi(catch_unwind)]

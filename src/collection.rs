@@ -37,12 +37,16 @@ fn array_filters(o: &Document) -> napi::Result<Option<Vec<Document>>> {
             .iter()
             .map(|b| {
                 b.as_document().cloned().ok_or_else(|| {
-                    to_napi(ArgonError::InvalidArgument("arrayFilters must hold documents".into()))
+                    to_napi(ArgonError::InvalidArgument(
+                        "arrayFilters must hold documents".into(),
+                    ))
                 })
             })
             .collect::<napi::Result<Vec<_>>>()
             .map(Some),
-        _ => Err(to_napi(ArgonError::InvalidArgument("arrayFilters must be an array".into()))),
+        _ => Err(to_napi(ArgonError::InvalidArgument(
+            "arrayFilters must be an array".into(),
+        ))),
     }
 }
 
@@ -69,7 +73,10 @@ impl NativeCollection {
             .iter()
             .map(|(i, e)| {
                 let kv = match e {
-                    ArgonError::Server { key_value: Some(kv), .. } => Bson::Document(kv.clone()),
+                    ArgonError::Server {
+                        key_value: Some(kv),
+                        ..
+                    } => Bson::Document((**kv).clone()),
                     _ => Bson::Null,
                 };
                 Bson::Document(doc! {
@@ -81,14 +88,24 @@ impl NativeCollection {
                 })
             })
             .collect();
-        let inserted: Vec<Bson> = out.inserted.iter().map(|i| Bson::Int64(*i as i64)).collect();
+        let inserted: Vec<Bson> = out
+            .inserted
+            .iter()
+            .map(|i| Bson::Int64(*i as i64))
+            .collect();
         Ok(to_bytes(&doc! {"ids": ids, "inserted": inserted, "errors": errors})?.into())
     }
 
     /// op: updateOne | updateMany | replaceOne | deleteOne | deleteMany |
     /// findOneAndUpdate | findOneAndReplace | findOneAndDelete.
     #[napi(catch_unwind)]
-    pub async fn modify(&self, op: String, filter: Buffer, change: Option<Buffer>, options: Buffer) -> napi::Result<Buffer> {
+    pub async fn modify(
+        &self,
+        op: String,
+        filter: Buffer,
+        change: Option<Buffer>,
+        options: Buffer,
+    ) -> napi::Result<Buffer> {
         let filter = doc(&filter)?;
         let o = doc(&options)?;
         reject_unsupported(&o)?;
@@ -100,7 +117,11 @@ impl NativeCollection {
             change_doc
                 .as_ref()
                 .and_then(|d| d.get("v").cloned())
-                .ok_or_else(|| to_napi(ArgonError::InvalidArgument(format!("{op} needs an update or replacement"))))
+                .ok_or_else(|| {
+                    to_napi(ArgonError::InvalidArgument(format!(
+                        "{op} needs an update or replacement"
+                    )))
+                })
         };
         let (kind, multi, want_doc): (&'static str, bool, bool) = match op.as_str() {
             "updateOne" => ("updateOne", false, false),
@@ -111,7 +132,11 @@ impl NativeCollection {
             "findOneAndUpdate" => ("findOneAndUpdate", false, true),
             "findOneAndReplace" => ("findOneAndReplace", false, true),
             "findOneAndDelete" => ("findOneAndDelete", false, true),
-            other => return Err(to_napi(ArgonError::InvalidArgument(format!("unknown write {other}")))),
+            other => {
+                return Err(to_napi(ArgonError::InvalidArgument(format!(
+                    "unknown write {other}"
+                ))))
+            }
         };
         let change = match kind {
             "updateOne" | "updateMany" | "findOneAndUpdate" => Change::Update {
@@ -120,7 +145,11 @@ impl NativeCollection {
             },
             "replaceOne" | "findOneAndReplace" => match payload()? {
                 Bson::Document(d) => Change::Replace(d),
-                _ => return Err(to_napi(ArgonError::InvalidArgument("a replacement must be a document".into()))),
+                _ => {
+                    return Err(to_napi(ArgonError::InvalidArgument(
+                        "a replacement must be a document".into(),
+                    )))
+                }
             },
             _ => Change::Delete,
         };
@@ -160,12 +189,18 @@ impl NativeCollection {
         reject_unsupported(&o)?;
         let stages = p
             .get_array("p")
-            .map_err(|_| to_napi(ArgonError::InvalidArgument("pipeline must be an array".into())))?
+            .map_err(|_| {
+                to_napi(ArgonError::InvalidArgument(
+                    "pipeline must be an array".into(),
+                ))
+            })?
             .iter()
             .map(|s| {
-                s.as_document()
-                    .cloned()
-                    .ok_or_else(|| to_napi(ArgonError::InvalidArgument("each pipeline stage must be a document".into())))
+                s.as_document().cloned().ok_or_else(|| {
+                    to_napi(ArgonError::InvalidArgument(
+                        "each pipeline stage must be a document".into(),
+                    ))
+                })
             })
             .collect::<napi::Result<Vec<_>>>()?;
         let batch = opt_i64(&o, "batchSize").map(|n| n.clamp(1, u32::MAX as i64) as u32);
@@ -179,7 +214,11 @@ impl NativeCollection {
         let o = doc(&options)?;
         reject_unsupported(&o)?;
         let skip = opt_i64(&o, "skip").map(|n| n.max(0) as u64);
-        let n = self.inner.count_documents(filter, skip, opt_i64(&o, "limit")).await.napi()?;
+        let n = self
+            .inner
+            .count_documents(filter, skip, opt_i64(&o, "limit"))
+            .await
+            .napi()?;
         Ok(n as f64)
     }
 
@@ -211,7 +250,14 @@ impl NativeCollection {
     /// Returns BSON `{ v: [...] }`.
     #[napi(catch_unwind)]
     pub async fn list_indexes(&self) -> napi::Result<Buffer> {
-        let v: Vec<Bson> = self.inner.list_indexes().await.napi()?.into_iter().map(Bson::Document).collect();
+        let v: Vec<Bson> = self
+            .inner
+            .list_indexes()
+            .await
+            .napi()?
+            .into_iter()
+            .map(Bson::Document)
+            .collect();
         Ok(to_bytes(&doc! {"v": v})?.into())
     }
 

@@ -5,13 +5,16 @@ use argon_core::ArgonError;
 
 pub fn to_napi(e: ArgonError) -> napi::Error {
     let key_value = match &e {
-        ArgonError::Server { key_value: Some(kv), .. } => {
-            Some(mongodb_extjson(kv))
-        }
+        ArgonError::Server {
+            key_value: Some(kv),
+            ..
+        } => Some(mongodb_extjson(kv.as_ref())),
         _ => None,
     };
     let (code_name, index) = match &e {
-        ArgonError::Server { code_name, index, .. } => (Some(code_name.clone()), *index),
+        ArgonError::Server {
+            code_name, index, ..
+        } => (Some(code_name.clone()), *index),
         _ => (None, None),
     };
     let payload = serde_json::json!({
@@ -28,8 +31,6 @@ pub fn to_napi(e: ArgonError) -> napi::Error {
 fn mongodb_extjson(d: &argon_core::bson::Document) -> serde_json::Value {
     argon_core::bson::Bson::Document(d.clone()).into_canonical_extjson()
 }
-
-
 
 pub trait IntoNapi<T> {
     fn napi(self) -> napi::Result<T>;

@@ -60,7 +60,13 @@ impl Argon {
         self.p.check_open()?;
         validate_branch_name(name)?;
         let parent = self.p.branch_meta(from).await?;
-        if self.p.branches().find_one(doc! {"_id": name}).await?.is_some() {
+        if self
+            .p
+            .branches()
+            .find_one(doc! {"_id": name})
+            .await?
+            .is_some()
+        {
             return Err(ArgonError::BranchExists(name.to_string()));
         }
         let fork_lsn = self.p.committed_lsn().await?;
@@ -74,7 +80,8 @@ impl Argon {
             .ok_or_else(|| ArgonError::Internal("branch sequence missing".into()))?;
         let meta = BranchMeta {
             name: name.to_string(),
-            id: i32::try_from(seq).map_err(|_| ArgonError::Internal("branch ids exhausted".into()))?,
+            id: i32::try_from(seq)
+                .map_err(|_| ArgonError::Internal("branch ids exhausted".into()))?,
             parent: Some(parent.name.clone()),
             parent_id: Some(parent.id),
             fork_lsn,
@@ -145,7 +152,9 @@ impl Argon {
         self.p.forget_branch(name);
         let m = self.p.branch_meta(name).await?;
         if m.name == MAIN {
-            return Err(ArgonError::BranchProtected(format!("{MAIN} (the root branch cannot be deleted)")));
+            return Err(ArgonError::BranchProtected(format!(
+                "{MAIN} (the root branch cannot be deleted)"
+            )));
         }
         if m.protected {
             return Err(ArgonError::BranchProtected(name.to_string()));
@@ -189,7 +198,8 @@ pub struct Coll {
 }
 
 fn check_reserved(docs: &[&Document]) -> Result<()> {
-    docs.iter().try_for_each(|d| names::check_no_reserved_paths(d))
+    docs.iter()
+        .try_for_each(|d| names::check_no_reserved_paths(d))
 }
 
 impl Coll {
@@ -225,13 +235,25 @@ impl Coll {
         OpTimer::start(op)
     }
 
-    pub async fn insert_many(&self, mut docs: Vec<Document>, ordered: bool) -> Result<(Vec<Bson>, InsertOutcome)> {
+    pub async fn insert_many(
+        &self,
+        mut docs: Vec<Document>,
+        ordered: bool,
+    ) -> Result<(Vec<Bson>, InsertOutcome)> {
         let t = self.timer("insert");
         let r = async {
             write::prepare_inserts(&mut docs)?;
             let (levels, uniques) = self.target().await?;
-            let target = Target { p: &self.p, coll: &self.name, levels, uniques };
-            let ids = docs.iter().map(|d| d.get("_id").cloned().unwrap_or(Bson::Null)).collect();
+            let target = Target {
+                p: &self.p,
+                coll: &self.name,
+                levels,
+                uniques,
+            };
+            let ids = docs
+                .iter()
+                .map(|d| d.get("_id").cloned().unwrap_or(Bson::Null))
+                .collect();
             Ok((ids, write::insert_many(&target, docs, ordered).await?))
         }
         .await;
@@ -239,7 +261,13 @@ impl Coll {
         r
     }
 
-    pub async fn modify(&self, op: &'static str, filter: Document, change: Change, o: ModifyOpts) -> Result<ModifyOutcome> {
+    pub async fn modify(
+        &self,
+        op: &'static str,
+        filter: Document,
+        change: Change,
+        o: ModifyOpts,
+    ) -> Result<ModifyOutcome> {
         let t = self.timer(op);
         let r = async {
             check_reserved(&[&filter])?;
@@ -247,13 +275,19 @@ impl Coll {
                 check_reserved(&[s])?;
             }
             match &change {
-                Change::Update { update: Bson::Document(u), array_filters } => {
+                Change::Update {
+                    update: Bson::Document(u),
+                    array_filters,
+                } => {
                     check_reserved(&[u])?;
                     if let Some(af) = array_filters {
                         check_reserved(&af.iter().collect::<Vec<_>>())?;
                     }
                 }
-                Change::Update { update: Bson::Array(stages), .. } => {
+                Change::Update {
+                    update: Bson::Array(stages),
+                    ..
+                } => {
                     for s in stages.iter().filter_map(|s| s.as_document()) {
                         check_reserved(&[s])?;
                     }
@@ -261,7 +295,12 @@ impl Coll {
                 _ => {}
             }
             let (levels, uniques) = self.target().await?;
-            let target = Target { p: &self.p, coll: &self.name, levels, uniques };
+            let target = Target {
+                p: &self.p,
+                coll: &self.name,
+                levels,
+                uniques,
+            };
             write::modify(&target, filter, change, o).await
         }
         .await;
@@ -277,7 +316,13 @@ impl Coll {
                 check_reserved(&[d])?;
             }
             let levels = self.view().await?;
-            ReadView { p: &self.p, coll: &self.name, levels }.find(filter, o).await
+            ReadView {
+                p: &self.p,
+                coll: &self.name,
+                levels,
+            }
+            .find(filter, o)
+            .await
         }
         .await;
         t.finish(&r);
@@ -285,17 +330,40 @@ impl Coll {
     }
 
     pub async fn find_one(&self, filter: Document, o: FindOpts) -> Result<Option<Document>> {
-        let mut c = self.find(filter, FindOpts { limit: Some(1), ..o }).await?;
+        let mut c = self
+            .find(
+                filter,
+                FindOpts {
+                    limit: Some(1),
+                    ..o
+                },
+            )
+            .await?;
         let (bytes, n) = c.next_batch(1).await?;
-        Ok(if n == 0 { None } else { Some(mongodb::bson::from_slice(&bytes)?) })
+        Ok(if n == 0 {
+            None
+        } else {
+            Some(mongodb::bson::from_slice(&bytes)?)
+        })
     }
 
-    pub async fn count_documents(&self, filter: Document, skip: Option<u64>, limit: Option<i64>) -> Result<u64> {
+    pub async fn count_documents(
+        &self,
+        filter: Document,
+        skip: Option<u64>,
+        limit: Option<i64>,
+    ) -> Result<u64> {
         let t = self.timer("countDocuments");
         let r = async {
             check_reserved(&[&filter])?;
             let levels = self.view().await?;
-            ReadView { p: &self.p, coll: &self.name, levels }.count(filter, skip, limit).await
+            ReadView {
+                p: &self.p,
+                coll: &self.name,
+                levels,
+            }
+            .count(filter, skip, limit)
+            .await
         }
         .await;
         t.finish(&r);
@@ -304,7 +372,13 @@ impl Coll {
 
     pub async fn estimated_document_count(&self) -> Result<u64> {
         let levels = self.view().await?;
-        ReadView { p: &self.p, coll: &self.name, levels }.estimated_count().await
+        ReadView {
+            p: &self.p,
+            coll: &self.name,
+            levels,
+        }
+        .estimated_count()
+        .await
     }
 
     pub async fn distinct(&self, field: &str, filter: Document) -> Result<Vec<Bson>> {
@@ -312,19 +386,35 @@ impl Coll {
         let r = async {
             check_reserved(&[&filter, &doc! {field: 1}])?;
             let levels = self.view().await?;
-            ReadView { p: &self.p, coll: &self.name, levels }.distinct(field, filter).await
+            ReadView {
+                p: &self.p,
+                coll: &self.name,
+                levels,
+            }
+            .distinct(field, filter)
+            .await
         }
         .await;
         t.finish(&r);
         r
     }
 
-    pub async fn aggregate(&self, pipeline: Vec<Document>, batch: Option<u32>) -> Result<DocCursor> {
+    pub async fn aggregate(
+        &self,
+        pipeline: Vec<Document>,
+        batch: Option<u32>,
+    ) -> Result<DocCursor> {
         let t = self.timer("aggregate");
         let r = async {
             check_reserved(&pipeline.iter().collect::<Vec<_>>())?;
             let levels = self.view().await?;
-            ReadView { p: &self.p, coll: &self.name, levels }.aggregate(pipeline, batch).await
+            ReadView {
+                p: &self.p,
+                coll: &self.name,
+                levels,
+            }
+            .aggregate(pipeline, batch)
+            .await
         }
         .await;
         t.finish(&r);
@@ -335,16 +425,23 @@ impl Coll {
         check_reserved(&[&keys])?;
         let (levels, _) = self.target().await?;
         let id = levels[0].id;
-        let coll = self.p.db.collection::<Document>(&head_collection(id, &self.name));
+        let coll = self
+            .p
+            .db
+            .collection::<Document>(&head_collection(id, &self.name));
         let mut spec = options.clone();
         spec.insert("key", keys.clone());
         let name = if id == names::MAIN_ID {
             let opts: mongodb::options::IndexOptions = mongodb::bson::from_document(options)?;
-            let model = mongodb::IndexModel::builder().keys(keys).options(opts).build();
+            let model = mongodb::IndexModel::builder()
+                .keys(keys)
+                .options(opts)
+                .build();
             coll.create_index(model).await?.index_name
         } else {
-            let model = heads::child_index_model(&spec)?
-                .ok_or_else(|| ArgonError::InvalidArgument("cannot create an index named _id_".into()))?;
+            let model = heads::child_index_model(&spec)?.ok_or_else(|| {
+                ArgonError::InvalidArgument("cannot create an index named _id_".into())
+            })?;
             let r = coll.create_index(model).await?.index_name;
             heads::forget(&self.p, id, &self.name);
             r
@@ -373,7 +470,15 @@ impl Coll {
     /// drops the collection and its indexes.
     pub async fn drop(&self) -> Result<bool> {
         let out = self
-            .modify("drop", doc! {}, Change::Delete, ModifyOpts { multi: true, ..Default::default() })
+            .modify(
+                "drop",
+                doc! {},
+                Change::Delete,
+                ModifyOpts {
+                    multi: true,
+                    ..Default::default()
+                },
+            )
             .await?;
         let (levels, _) = self.target().await?;
         if levels[0].id == names::MAIN_ID {

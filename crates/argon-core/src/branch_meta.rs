@@ -102,6 +102,9 @@ mod tests {
         assert_eq!(l[1].cut, Some(30));
         assert_eq!(l[2].cut, Some(20));
         let l = levels(&chain, Some(10));
-        assert_eq!(l.iter().map(|x| x.cut).collect::<Vec<_>>(), vec![Some(10); 3]);
+        assert_eq!(
+            l.iter().map(|x| x.cut).collect::<Vec<_>>(),
+            vec![Some(10); 3]
+        );
     }
 }

@@ -42,7 +42,7 @@ pub enum ArgonError {
         code: i32,
         code_name: String,
         message: String,
-        key_value: Option<Document>,
+        key_value: Option<Box<Document>>,
         /// For batch writes: the index of the failing document.
         index: Option<usize>,
     },
@@ -87,10 +87,7 @@ impl ArgonError {
 
     /// A duplicate-key error shaped as mongod reports it.
     pub fn duplicate_key(ns: &str, index: &str, key_value: Document) -> Self {
-        let shown: Vec<String> = key_value
-            .iter()
-            .map(|(k, v)| format!("{k}: {v}"))
-            .collect();
+        let shown: Vec<String> = key_value.iter().map(|(k, v)| format!("{k}: {v}")).collect();
         let message = format!(
             "E11000 duplicate key error collection: {ns} index: {index} dup key: {{ {} }}",
             shown.join(", ")
@@ -99,7 +96,7 @@ impl ArgonError {
             code: 11000,
             code_name: "DuplicateKey".into(),
             message,
-            key_value: Some(key_value),
+            key_value: Some(Box::new(key_value)),
             index: None,
         }
     }
@@ -175,7 +172,7 @@ impl From<mongodb::error::Error> for ArgonError {
                 code,
                 code_name,
                 message: message.to_string(),
-                key_value,
+                key_value: key_value.map(Box::new),
                 index,
             }
         };

@@ -5,9 +5,9 @@
 use crate::error::Result;
 use crate::names::{head_collection, F_LSN, MAIN_ID};
 use crate::project::Project;
+use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::IndexModel;
-use futures_util::TryStreamExt;
 
 /// A unique index a write on a child branch must also enforce against ancestor rows.
 #[derive(Debug, Clone)]
@@ -20,16 +20,14 @@ pub struct UniqueIndex {
 
 /// Index specs of a collection as users see them (Argon's own partial clause removed).
 pub async fn user_index_specs(p: &Project, branch_id: i32, coll: &str) -> Result<Vec<Document>> {
-    let c = p.db.collection::<Document>(&head_collection(branch_id, coll));
+    let c =
+        p.db.collection::<Document>(&head_collection(branch_id, coll));
     let specs: Vec<Document> = match c.list_indexes().await {
-        Ok(cur) => cur
-            .map_ok(|m| to_spec(&m))
-            .try_collect::<Vec<_>>()
-            .await?,
+        Ok(cur) => cur.map_ok(|m| to_spec(&m)).try_collect::<Vec<_>>().await?,
         Err(e) if crate::error::server_code_of(&e) == Some(26) => Vec::new(),
         Err(e) => return Err(e.into()),
     };
-    Ok(specs.into_iter().map(|s| unwrap_live_clause(s)).collect())
+    Ok(specs.into_iter().map(unwrap_live_clause).collect())
 }
 
 fn to_spec(m: &IndexModel) -> Document {
@@ -75,19 +73,18 @@ pub async fn effective_specs(p: &Project, chain_ids: &[i32], coll: &str) -> Resu
 }
 
 pub async fn head_exists(p: &Project, id: i32, coll: &str) -> Result<bool> {
-    let names = p
-        .db
-        .list_collection_names()
-        .filter(doc! {"name": head_collection(id, coll)})
-        .await?;
+    let names =
+        p.db.list_collection_names()
+            .filter(doc! {"name": head_collection(id, coll)})
+            .await?;
     Ok(!names.is_empty())
 }
 
 /// Turns a user index spec into the spec used on a child head collection.
 pub fn child_index_model(spec: &Document) -> Result<Option<IndexModel>> {
-    let keys = spec.get_document("key").map_err(|_| {
-        crate::ArgonError::InvalidArgument("index spec without `key`".into())
-    })?;
+    let keys = spec
+        .get_document("key")
+        .map_err(|_| crate::ArgonError::InvalidArgument("index spec without `key`".into()))?;
     if spec.get_str("name").ok() == Some("_id_") {
         return Ok(None);
     }
@@ -103,7 +100,8 @@ pub fn child_index_model(spec: &Document) -> Result<Option<IndexModel>> {
                 .keys()
                 .map(|k| Bson::Document(doc! {k: {"$exists": true}}))
                 .collect();
-            partial = doc! {"$and": [Bson::Document(partial), Bson::Document(doc!{"$and": exists})]};
+            partial =
+                doc! {"$and": [Bson::Document(partial), Bson::Document(doc!{"$and": exists})]};
         }
         let combined = match opts.get_document("partialFilterExpression") {
             Ok(orig) => doc! {"$and": [orig.clone(), partial]},
@@ -112,7 +110,12 @@ pub fn child_index_model(spec: &Document) -> Result<Option<IndexModel>> {
         opts.insert("partialFilterExpression", combined);
     }
     let options: mongodb::options::IndexOptions = mongodb::bson::from_document(opts)?;
-    Ok(Some(IndexModel::builder().keys(keys.clone()).options(options).build()))
+    Ok(Some(
+        IndexModel::builder()
+            .keys(keys.clone())
+            .options(options)
+            .build(),
+    ))
 }
 
 /// Makes sure `branch_id`'s head collection for `coll` exists with its parent's indexes,
@@ -136,7 +139,9 @@ pub async fn ensure_head(p: &Project, chain_ids: &[i32], coll: &str) -> Result<V
             .filter_map(|s| child_index_model(s).transpose())
             .collect::<Result<_>>()?;
         if !models.is_empty() {
-            p.db.collection::<Document>(&name).create_indexes(models).await?;
+            p.db.collection::<Document>(&name)
+                .create_indexes(models)
+                .await?;
         }
     }
     let uniques = if id == MAIN_ID {

@@ -20,7 +20,7 @@ pub mod write;
 
 pub use api::{Argon, Coll};
 pub use error::{ArgonError, Result};
+pub use mongodb::bson;
 pub use options::ConnectOptions;
 pub use read::{DocCursor, FindOpts};
 pub use write::{Change, InsertOutcome, ModifyOpts, ModifyOutcome};
-pub use mongodb::bson;

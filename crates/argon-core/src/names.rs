@@ -45,7 +45,12 @@ pub fn head_collection(branch_id: i32, coll: &str) -> String {
 /// Git-like branch names: no empty names, no `..`, no control characters, at most 100 chars,
 /// and none of the characters git forbids in ref names.
 pub fn validate_branch_name(name: &str) -> Result<()> {
-    let bad = |why: &str| Err(ArgonError::InvalidBranchName(name.to_string(), why.to_string()));
+    let bad = |why: &str| {
+        Err(ArgonError::InvalidBranchName(
+            name.to_string(),
+            why.to_string(),
+        ))
+    };
     if name.is_empty() {
         return bad("the name is empty");
     }
@@ -155,11 +160,29 @@ mod tests {
 
     #[test]
     fn branch_names() {
-        for ok in ["main", "feature/x", "pr-42", "a.b", "release_1.2", "ünïcode"] {
+        for ok in [
+            "main",
+            "feature/x",
+            "pr-42",
+            "a.b",
+            "release_1.2",
+            "ünïcode",
+        ] {
             assert!(validate_branch_name(ok).is_ok(), "{ok}");
         }
         let long = "x".repeat(101);
-        for bad in ["", "a..b", "a\nb", "a b", "/x", "x/", "a//b", "x.lock", "-x", long.as_str()] {
+        for bad in [
+            "",
+            "a..b",
+            "a\nb",
+            "a b",
+            "/x",
+            "x/",
+            "a//b",
+            "x.lock",
+            "-x",
+            long.as_str(),
+        ] {
             let e = validate_branch_name(bad).unwrap_err();
             assert_eq!(e.code(), "INVALID_BRANCH_NAME", "{bad:?}");
         }

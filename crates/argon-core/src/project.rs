@@ -35,21 +35,21 @@ pub struct Project {
 impl Project {
     pub async fn connect(uri: &str, opts: ConnectOptions) -> Result<Arc<Project>> {
         if opts.database.is_empty()
-            || opts.database.contains(['/', '\\', '.', ' ', '"', '$', '\0'])
+            || opts
+                .database
+                .contains(['/', '\\', '.', ' ', '"', '$', '\0'])
         {
             return Err(ArgonError::InvalidArgument(format!(
                 "invalid database name {:?}",
                 opts.database
             )));
         }
-        let mut co = ClientOptions::parse(uri)
-            .await
-            .map_err(|e| match *e.kind {
-                mongodb::error::ErrorKind::InvalidArgument { message, .. } => {
-                    ArgonError::InvalidUri(message)
-                }
-                _ => ArgonError::InvalidUri(e.to_string()),
-            })?;
+        let mut co = ClientOptions::parse(uri).await.map_err(|e| match *e.kind {
+            mongodb::error::ErrorKind::InvalidArgument { message, .. } => {
+                ArgonError::InvalidUri(message)
+            }
+            _ => ArgonError::InvalidUri(e.to_string()),
+        })?;
         if let Some(ms) = opts.server_selection_timeout_ms {
             co.server_selection_timeout = Some(Duration::from_millis(ms));
         } else if co.server_selection_timeout.is_none() {
@@ -114,7 +114,7 @@ impl Project {
                 .upsert(true)
                 .await
                 .map(|_| ())
-        .or_else(ignore_dup)?;
+                .or_else(ignore_dup)?;
         }
         let branches: Collection<BranchMeta> = self.db.collection(BRANCHES);
         let main = BranchMeta::main(now);
@@ -125,7 +125,7 @@ impl Project {
             .upsert(true)
             .await
             .map(|_| ())
-        .or_else(ignore_dup)?;
+            .or_else(ignore_dup)?;
         let wal: Collection<Document> = self.db.collection(WAL);
         let idx = |keys: Document, name: &str| {
             IndexModel::builder()

@@ -101,7 +101,8 @@ impl ReadView<'_> {
         if let Some(p) = o.projection.filter(|p| !p.is_empty()) {
             pipeline.push(doc! {"$project": p});
         }
-        self.aggregate_on(&plan.collection, pipeline, o.batch_size).await
+        self.aggregate_on(&plan.collection, pipeline, o.batch_size)
+            .await
     }
 
     async fn aggregate_on(
@@ -130,7 +131,12 @@ impl ReadView<'_> {
         Ok(Some(mongodb::bson::from_slice(&bytes)?))
     }
 
-    pub async fn count(&self, filter: Document, skip: Option<u64>, limit: Option<i64>) -> Result<u64> {
+    pub async fn count(
+        &self,
+        filter: Document,
+        skip: Option<u64>,
+        limit: Option<i64>,
+    ) -> Result<u64> {
         if self.plain() {
             let coll = self.p.db.collection::<Document>(self.coll);
             let mut c = coll.count_documents(filter);
@@ -178,7 +184,9 @@ impl ReadView<'_> {
 
     pub async fn distinct(&self, field: &str, filter: Document) -> Result<Vec<Bson>> {
         if field.is_empty() || field.starts_with('$') {
-            return Err(ArgonError::InvalidArgument(format!("invalid distinct field {field:?}")));
+            return Err(ArgonError::InvalidArgument(format!(
+                "invalid distinct field {field:?}"
+            )));
         }
         if self.plain() {
             return Ok(self
@@ -206,7 +214,8 @@ impl ReadView<'_> {
             }
             let mut off = 0;
             while off < bytes.len() {
-                let len = i32::from_le_bytes(bytes[off..off + 4].try_into().expect("4 bytes")) as usize;
+                let len =
+                    i32::from_le_bytes(bytes[off..off + 4].try_into().expect("4 bytes")) as usize;
                 let d: Document = mongodb::bson::from_slice(&bytes[off..off + len])?;
                 out.push(d.get("_id").cloned().unwrap_or(Bson::Null));
                 off += len;
@@ -216,7 +225,11 @@ impl ReadView<'_> {
     }
 
     /// Runs a user pipeline over the view. A leading `$match` is pushed into every part.
-    pub async fn aggregate(&self, mut user: Vec<Document>, batch: Option<u32>) -> Result<DocCursor> {
+    pub async fn aggregate(
+        &self,
+        mut user: Vec<Document>,
+        batch: Option<u32>,
+    ) -> Result<DocCursor> {
         for st in &user {
             if st.contains_key("$out") || st.contains_key("$merge") {
                 return Err(ArgonError::InvalidArgument(

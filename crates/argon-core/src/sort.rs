@@ -54,8 +54,12 @@ pub fn compare(a: &Bson, b: &Bson) -> Ordering {
         (Bson::ObjectId(x), Bson::ObjectId(y)) => x.bytes().cmp(&y.bytes()),
         (Bson::Boolean(x), Bson::Boolean(y)) => x.cmp(y),
         (Bson::DateTime(x), Bson::DateTime(y)) => x.cmp(y),
-        (Bson::Timestamp(x), Bson::Timestamp(y)) => (x.time, x.increment).cmp(&(y.time, y.increment)),
-        (Bson::Binary(x), Bson::Binary(y)) => (x.bytes.len(), &x.bytes).cmp(&(y.bytes.len(), &y.bytes)),
+        (Bson::Timestamp(x), Bson::Timestamp(y)) => {
+            (x.time, x.increment).cmp(&(y.time, y.increment))
+        }
+        (Bson::Binary(x), Bson::Binary(y)) => {
+            (x.bytes.len(), &x.bytes).cmp(&(y.bytes.len(), &y.bytes))
+        }
         _ if ra == 2 => as_f64(a).partial_cmp(&as_f64(b)).unwrap_or(Ordering::Equal),
         _ => Ordering::Equal,
     }
@@ -105,7 +109,10 @@ pub fn sort_documents(docs: &mut [Document], spec: &Document) {
             let desc = matches!(dir, Bson::Int32(n) if *n < 0)
                 || matches!(dir, Bson::Int64(n) if *n < 0)
                 || matches!(dir, Bson::Double(n) if *n < 0.0);
-            let o = compare(&sort_key(get_path(a, path), desc), &sort_key(get_path(b, path), desc));
+            let o = compare(
+                &sort_key(get_path(a, path), desc),
+                &sort_key(get_path(b, path), desc),
+            );
             let o = if desc { o.reverse() } else { o };
             if o != Ordering::Equal {
                 return o;

@@ -32,8 +32,7 @@ impl OpTimer {
 
     pub fn finish<T>(self, r: &crate::Result<T>) {
         metrics::counter!(OPS_TOTAL, "op" => self.op).increment(1);
-        metrics::histogram!(OP_SECONDS, "op" => self.op)
-            .record(self.start.elapsed().as_secs_f64());
+        metrics::histogram!(OP_SECONDS, "op" => self.op).record(self.start.elapsed().as_secs_f64());
         if let Err(e) = r {
             metrics::counter!(ERRORS_TOTAL, "op" => self.op, "code" => e.code()).increment(1);
             tracing::debug!(op = self.op, code = e.code(), error = %e, "operation failed");

@@ -60,7 +60,10 @@ fn exclusions(levels: &[Level], upto: usize, coll: &str) -> Vec<Document> {
             "as": F_EXCL,
         };
         let inner = match nearer.cut {
-            Some(c) => vec![doc! {"$match": {F_FIRST: {"$lte": c}}}, doc! {"$project": {"_id": 1}}],
+            Some(c) => vec![
+                doc! {"$match": {F_FIRST: {"$lte": c}}},
+                doc! {"$project": {"_id": 1}},
+            ],
             None => vec![doc! {"$project": {"_id": 1}}],
         };
         lookup.insert("pipeline", inner);
@@ -199,12 +202,21 @@ mod tests {
     #[test]
     fn main_head_is_plain() {
         assert!(is_plain(&[Level { id: 0, cut: None }]));
-        assert!(!is_plain(&[Level { id: 0, cut: Some(3) }]));
+        assert!(!is_plain(&[Level {
+            id: 0,
+            cut: Some(3)
+        }]));
     }
 
     #[test]
     fn child_view_unions_parent_with_exclusion() {
-        let levels = [Level { id: 4, cut: None }, Level { id: 0, cut: Some(10) }];
+        let levels = [
+            Level { id: 4, cut: None },
+            Level {
+                id: 0,
+                cut: Some(10),
+            },
+        ];
         let q = ViewQuery {
             filter: doc! {"a": 1},
             ..Default::default()
@@ -222,7 +234,10 @@ mod tests {
     fn projections_hide_reserved_fields() {
         assert_eq!(plain_projection(None), doc! {F_LSN: 0});
         assert_eq!(plain_projection(Some(&doc! {"a": 1})), doc! {"a": 1});
-        assert_eq!(plain_projection(Some(&doc! {"a": 0})), doc! {"a": 0, F_LSN: 0});
+        assert_eq!(
+            plain_projection(Some(&doc! {"a": 0})),
+            doc! {"a": 0, F_LSN: 0}
+        );
         assert_eq!(
             plain_projection(Some(&doc! {"arr": {"$slice": 2}})),
             doc! {"arr": {"$slice": 2}, F_LSN: 0}

@@ -7,12 +7,14 @@
 use crate::branch_meta::Level;
 use crate::error::{ArgonError, Result};
 use crate::heads::UniqueIndex;
-use crate::names::{head_collection, strip_reserved, F_DEL, F_FIRST, F_LSN, F_SRC, MAIN_ID, SCRATCH};
+use crate::lsn;
+use crate::names::{
+    head_collection, strip_reserved, F_DEL, F_FIRST, F_LSN, F_SRC, MAIN_ID, SCRATCH,
+};
 use crate::project::Project;
 use crate::sort::{get_path, sort_documents};
 use crate::txn::TxResult;
 use crate::view::{self, ViewQuery};
-use crate::lsn;
 use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime, Document};
 use mongodb::options::{ReturnDocument, UpdateModifications};
 use mongodb::{ClientSession, Collection};
@@ -118,7 +120,14 @@ async fn view_in_txn(
     Ok(all)
 }
 
-fn wal_record(t: &Target, lsn: i64, k: &Bson, op: &str, d: Option<Document>, now: DateTime) -> Document {
+fn wal_record(
+    t: &Target,
+    lsn: i64,
+    k: &Bson,
+    op: &str,
+    d: Option<Document>,
+    now: DateTime,
+) -> Document {
     doc! {
         "_id": lsn,
         "b": t.branch_id(),
@@ -135,7 +144,7 @@ async fn close_prior(t: &Target<'_>, s: &mut ClientSession, k: &Bson, lsn: i64) 
     t.p.wal()
         .update_one(
             doc! {"b": t.branch_id(), "c": t.coll, "k": k.clone(), "e": {"$exists": false},
-                  "d": {"$ne": null}, "_id": {"$lt": lsn}},
+            "d": {"$ne": null}, "_id": {"$lt": lsn}},
             doc! {"$set": {"e": lsn}},
         )
         .session(&mut *s)
@@ -185,11 +194,11 @@ fn user_update(update: &Bson) -> Result<UpdateModifications> {
     match update {
         Bson::Document(d) => Ok(UpdateModifications::Document(d.clone())),
         Bson::Array(a) => Ok(UpdateModifications::Pipeline(
-            a.iter()
-                .filter_map(|b| b.as_document().cloned())
-                .collect(),
+            a.iter().filter_map(|b| b.as_document().cloned()).collect(),
         )),
-        _ => Err(ArgonError::InvalidArgument("an update must be a document or a pipeline".into())),
+        _ => Err(ArgonError::InvalidArgument(
+            "an update must be a document or a pipeline".into(),
+        )),
     }
 }
 
@@ -330,7 +339,9 @@ async fn insert_rows(
         if let Err(e) = t.head().insert_many(fresh).session(&mut *s).await {
             let mut ae: ArgonError = e.into();
             if let ArgonError::Server { index, .. } = &mut ae {
-                *index = index.map(|j| fresh_idx.get(j).copied().unwrap_or(j)).or(Some(fresh_idx[0]));
+                *index = index
+                    .map(|j| fresh_idx.get(j).copied().unwrap_or(j))
+                    .or(Some(fresh_idx[0]));
             }
             return Err(ae.into());
         }
@@ -363,7 +374,11 @@ pub fn prepare_inserts(docs: &mut [Document]) -> Result<()> {
 /// insertMany with MongoDB's ordered/unordered semantics: ordered stops at the first
 /// failing document (the ones before it are inserted); unordered inserts every document
 /// that does not fail. Each attempt is one transaction.
-pub async fn insert_many(t: &Target<'_>, docs: Vec<Document>, ordered: bool) -> Result<InsertOutcome> {
+pub async fn insert_many(
+    t: &Target<'_>,
+    docs: Vec<Document>,
+    ordered: bool,
+) -> Result<InsertOutcome> {
     let mut out = InsertOutcome::default();
     let mut pending: Vec<usize> = (0..docs.len()).collect();
     let mut stop_after = false;
@@ -372,15 +387,31 @@ pub async fn insert_many(t: &Target<'_>, docs: Vec<Document>, ordered: bool) -> 
         let r: Result<()> = crate::in_txn!(t.p, |s| insert_batch(t, s, &batch));
         match r {
             Ok(()) => {
-                metrics::counter!(crate::telemetry::WAL_RECORDS_TOTAL).increment(batch.len() as u64);
-                out.inserted.extend(pending.drain(..));
+                metrics::counter!(crate::telemetry::WAL_RECORDS_TOTAL)
+                    .increment(batch.len() as u64);
+                out.inserted.append(&mut pending);
             }
-            Err(ArgonError::Server { index, code, code_name, message, key_value })
-                if index.is_some_and(|j| j < pending.len()) || (index.is_none() && pending.len() == 1 && code == 11000) =>
+            Err(ArgonError::Server {
+                index,
+                code,
+                code_name,
+                message,
+                key_value,
+            }) if index.is_some_and(|j| j < pending.len())
+                || (index.is_none() && pending.len() == 1 && code == 11000) =>
             {
                 let j = index.unwrap_or(0);
                 let failed = pending[j];
-                out.errors.push((failed, ArgonError::Server { index: Some(failed), code, code_name, message, key_value }));
+                out.errors.push((
+                    failed,
+                    ArgonError::Server {
+                        index: Some(failed),
+                        code,
+                        code_name,
+                        message,
+                        key_value,
+                    },
+                ));
                 if ordered {
                     pending.truncate(j);
                     stop_after = true;
@@ -407,9 +438,10 @@ fn upsert_id(replacement: &Document, filter: &Document) -> Bson {
         return id.clone();
     }
     match filter.get("_id") {
-        Some(Bson::Document(d)) if d.keys().any(|k| k.starts_with('$')) => {
-            d.get("$eq").cloned().unwrap_or_else(|| ObjectId::new().into())
-        }
+        Some(Bson::Document(d)) if d.keys().any(|k| k.starts_with('$')) => d
+            .get("$eq")
+            .cloned()
+            .unwrap_or_else(|| ObjectId::new().into()),
         Some(v) => v.clone(),
         None => ObjectId::new().into(),
     }
@@ -432,7 +464,10 @@ async fn upsert(
             }
             d
         }
-        Change::Update { update, array_filters } => {
+        Change::Update {
+            update,
+            array_filters,
+        } => {
             // Let the server build the upserted document (equality fields of the filter,
             // $setOnInsert, operators) in a scratch collection, inside this transaction.
             let scratch = t.p.db.collection::<Document>(SCRATCH);
@@ -476,7 +511,10 @@ async fn project(
         .session(&mut *s)
         .await?
         .unwrap_or_default();
-    scratch.delete_one(doc! {"_id": id}).session(&mut *s).await?;
+    scratch
+        .delete_one(doc! {"_id": id})
+        .session(&mut *s)
+        .await?;
     Ok(out)
 }
 
@@ -548,7 +586,10 @@ async fn modify_in_txn(
         let after = match change {
             Change::Delete => {
                 if t.is_main() {
-                    t.head().delete_one(doc! {"_id": k.clone()}).session(&mut *s).await?;
+                    t.head()
+                        .delete_one(doc! {"_id": k.clone()})
+                        .session(&mut *s)
+                        .await?;
                 } else {
                     t.head()
                         .replace_one(
@@ -562,7 +603,10 @@ async fn modify_in_txn(
                 out.deleted += 1;
                 None
             }
-            Change::Update { update, array_filters } => {
+            Change::Update {
+                update,
+                array_filters,
+            } => {
                 if !own {
                     let mut row = before.clone();
                     row.insert(F_LSN, lsn);
@@ -589,9 +633,15 @@ async fn modify_in_txn(
                             Some(p) => doc! {"$set": {F_LSN: p}},
                             None => doc! {"$unset": {F_LSN: ""}},
                         };
-                        t.head().update_one(doc! {"_id": k.clone()}, undo).session(&mut *s).await?;
+                        t.head()
+                            .update_one(doc! {"_id": k.clone()}, undo)
+                            .session(&mut *s)
+                            .await?;
                     } else {
-                        t.head().delete_one(doc! {"_id": k.clone()}).session(&mut *s).await?;
+                        t.head()
+                            .delete_one(doc! {"_id": k.clone()})
+                            .session(&mut *s)
+                            .await?;
                     }
                     if o.want_doc {
                         returned = Some(before);
@@ -656,7 +706,11 @@ async fn modify_in_txn(
         };
         wal.push(wal_record(t, lsn, &k, op, after.clone(), now));
         if o.want_doc {
-            returned = Some(if o.return_after { after.unwrap_or_default() } else { before });
+            returned = Some(if o.return_after {
+                after.unwrap_or_default()
+            } else {
+                before
+            });
         }
     }
     check_unique_vs_ancestors(t, s, &afters).await?;

@@ -14,22 +14,42 @@ pub struct TestServer {
 impl TestServer {
     pub fn start() -> TestServer {
         if let Ok(uri) = std::env::var("ARGON_TEST_URI") {
-            return TestServer { uri, child: None, dir: None };
+            return TestServer {
+                uri,
+                child: None,
+                dir: None,
+            };
         }
-        let dir = std::env::temp_dir().join(format!("argon-core-test-{}-{}", std::process::id(), next()));
+        let dir =
+            std::env::temp_dir().join(format!("argon-core-test-{}-{}", std::process::id(), next()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let bin = std::env::var("SECANTUSD_BIN").unwrap_or_else(|_| "secantusd-rs".into());
         let mut child = Command::new(&bin)
-            .args(["--host", "127.0.0.1", "--port", "0", "--log-file-max", "16MB", "--cache-size", "256M", "--storage-path"])
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--log-file-max",
+                "16MB",
+                "--cache-size",
+                "256M",
+                "--storage-path",
+            ])
             .arg(&dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {bin} ({e}); run scripts/install-test-server.sh"));
+            .unwrap_or_else(|e| {
+                panic!("cannot start {bin} ({e}); run scripts/install-test-server.sh")
+            });
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
         let port = loop {
-            let line = lines.next().expect("server exited before listening").expect("read");
+            let line = lines
+                .next()
+                .expect("server exited before listening")
+                .expect("read");
             if let Some(rest) = line.split("listening on 127.0.0.1:").nth(1) {
                 break rest.trim().parse::<u16>().expect("port");
             }
