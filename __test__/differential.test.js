@@ -256,6 +256,8 @@ const cases = [
     run: async (c) => [await c.countDocuments({ tags: 'a' }), await c.countDocuments(), await c.estimatedDocumentCount()] },
   { name: 'distinct on scalars, on an array field and with a filter', seed: people,
     run: async (c) => [sorted(await c.distinct('city')), sorted(await c.distinct('tags')), sorted(await c.distinct('name', { age: { $lt: 30 } }))] },
+  { name: 'distinct on a dotted path (values inside arrays are flattened)', seed: people,
+    run: async (c) => [sorted(await c.distinct('sub.x')), sorted(await c.distinct('sub.y', { age: { $gt: 20 } }))] },
   { name: 'aggregate $match / $group / $sort', seed: people,
     run: async (c) => c.aggregate([{ $match: { age: { $type: 'number' } } }, { $group: { _id: '$city', n: { $sum: 1 }, maxAge: { $max: '$age' } } }, { $sort: { _id: 1 } }]).toArray() },
   { name: 'aggregate $project with arithmetic and $unwind', seed: nums,
@@ -343,6 +345,10 @@ const cases = [
     run: async (c) => c.updateMany({ city: 'nowhere' }, { $set: { x: 1 } }) },
   { name: 'no-op updates: $set to the current value (modifiedCount 0)', seed: people,
     run: async (c) => [await c.updateOne({ _id: 1 }, { $set: { city: 'oslo', 'sub.x': 1 } }), await c.updateOne({ _id: 3 }, { $unset: { city: '' } }), await c.updateOne({ _id: 2 }, { $min: { age: 99 } })] },
+  { name: 'reordering the fields of a subdocument is a modification', seed: people,
+    run: async (c) => [await c.updateOne({ _id: 1 }, { $set: { sub: { y: 'p', x: 1 } } }), await c.findOne({ _id: 1 })] },
+  { name: 'replaceOne with the same fields in another order is a modification', seed: users,
+    run: async (c) => [await c.replaceOne({ _id: 2 }, { n: 2, email: 'b@x' }), await c.findOne({ _id: 2 })] },
   { name: 'updateMany partially a no-op', seed: people,
     run: async (c) => c.updateMany({}, { $set: { city: 'rome' } }) },
   { name: 'deleteOne and deleteMany counts', seed: people,
@@ -602,17 +608,36 @@ async function seedInto(coll, c) {
   if (c.seed.length) await coll.insertMany(clone(c.seed))
 }
 
+/**
+ * Modes:
+ *   main          the case runs on `main`, seeded through argondb;
+ *   child         `main` is seeded, then a child branch is created and the case runs on it;
+ *   child-moved   like `child`, but `main` then moves on (every document updated, one deleted,
+ *                 one inserted) before the case runs, so the child must read its parent as of
+ *                 the fork (through the WAL's closed versions), not the parent's head.
+ */
+const MODES = ['main', 'child', 'child-moved']
+
+/** Changes every seed document on `main` after the fork; the child must not see any of it. */
+async function moveParentOn(mainColl, c) {
+  if (c.seed.length) {
+    await mainColl.updateMany({}, { $set: { parentMovedOn: true } })
+    await mainColl.deleteOne({ _id: c.seed[0]._id })
+  }
+  await mainColl.insertOne({ _id: 'only-on-main', parentMovedOn: true })
+}
+
 async function runCase(c, i, mode) {
   const collName = `${mode}_c${i}`
   const mainColl = argon.branch('main').collection(collName)
   await seedInto(mainColl, c)
   let target = mainColl
-  let mainBefore
-  if (mode === 'child') {
-    mainBefore = await mainColl.find({}).sort({ _id: 1 }).toArray()
-    const child = await argon.createBranch(`child_${i}`, { from: 'main' })
+  if (mode !== 'main') {
+    const child = await argon.createBranch(`${mode}_${i}`, { from: 'main' })
     target = child.collection(collName)
+    if (mode === 'child-moved') await moveParentOn(mainColl, c)
   }
+  const mainBefore = await mainColl.find({}).sort({ _id: 1 }).toArray()
   const base = baseDb.collection(collName)
   await seedInto(base, c)
 
@@ -622,7 +647,7 @@ async function runCase(c, i, mode) {
   // deepStrictEqual ignores key order; stored documents must also keep MongoDB's field order.
   assert.equal(JSON.stringify(actual.state), JSON.stringify(expected.state), 'same documents, different field order')
 
-  if (mode === 'child') {
+  if (mode !== 'main') {
     // Writes on the child never reach its parent.
     const mainAfter = await mainColl.find({}).sort({ _id: 1 }).toArray()
     assert.deepStrictEqual(canonical(mainAfter, {}), canonical(mainBefore, {}), 'main changed by a write on the child')
@@ -633,7 +658,7 @@ const seen = new Set()
 cases.forEach((c, i) => {
   assert.ok(!seen.has(c.name), `duplicate case name ${c.name}`)
   seen.add(c.name)
-  for (const mode of ['main', 'child']) {
+  for (const mode of MODES) {
     test(`[${mode}] ${c.name}`, () => runCase(c, i, mode))
   }
 })

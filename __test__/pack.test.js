@@ -9,7 +9,10 @@ const { spawn } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { server, freshDb } = require('./helpers')
+// Not ./helpers: it loads the addon from this checkout, which this test must not need.
+const { startServer } = require('../scripts/test-server')
+
+const server = () => (process.env.ARGON_TEST_URI ? { uri: process.env.ARGON_TEST_URI, stop: async () => {} } : startServer())
 
 const root = path.join(__dirname, '..')
 const PLATFORM = 'linux-x64-gnu'
@@ -117,7 +120,7 @@ test('npm packages install and work in a fresh project', { skip: !supported && '
   assert.ok(!fs.existsSync(path.join(app, 'node_modules', 'argondb', `argondb.${PLATFORM}.node`)))
 
   // 4. The library, loaded from the installed package (binding from argondb-linux-x64-gnu).
-  const db = freshDb('pack')
+  const db = `pack_${process.pid}_${Date.now().toString(36)}`
   fs.writeFileSync(
     path.join(app, 'smoke.js'),
     `'use strict'
@@ -158,5 +161,10 @@ const { Argon, ArgonError } = require('argondb')
   const missing = await sh('npx', ['--no', 'argon', 'branch', 'info', 'nope', '--uri', srv.uri, '--db', db], { cwd: app, env: appEnv() })
   assert.strictEqual(missing.code, 1)
   assert.match(missing.stderr, /error \[BRANCH_NOT_FOUND\]: /)
+  // The local test server is a source-checkout convenience: scripts/ is not shipped.
+  assert.ok(!fs.existsSync(path.join(app, 'node_modules', 'argondb', 'scripts')))
+  const demo = await sh('npx', ['--no', 'argon', 'demo'], { cwd: app, env: appEnv() })
+  assert.strictEqual(demo.code, 1)
+  assert.match(demo.stderr, /^error \[INVALID_URI\]: .*--uri.*MONGODB_URI/m)
   t.diagnostic(`root package ${rootPkg.filename}: ${files.length} files, ${rootPkg.size} bytes; platform package ${platformPkg.size} bytes`)
 })

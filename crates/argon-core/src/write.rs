@@ -578,7 +578,8 @@ async fn modify_in_txn(
         let lsn = n0 + i as i64;
         let k = tg.get("_id").cloned().unwrap_or(Bson::Null);
         let own = t.is_main() || tg.get_i32(F_SRC) == Ok(0);
-        let first = tg.get_i64(F_FIRST).ok();
+        // `__argon_first` of an inherited row belongs to the ancestor: never reuse it.
+        let first = if own { tg.get_i64(F_FIRST).ok() } else { None };
         let prev_lsn = tg.get_i64(F_LSN).ok();
         let mut before = tg;
         strip_reserved(&mut before);
