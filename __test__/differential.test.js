@@ -4,17 +4,22 @@
  *   (a) argondb, on `main` or on a child branch whose parent holds the seed data, and
  *   (b) the official `mongodb` driver, on a plain collection of a separate database,
  * on the same SecantusDB server, and compares what each side returned (documents, result
- * objects, error codes) and the collection's contents afterwards. Expected values always
- * come from the driver side; nothing here is hard-coded.
+ * objects, error codes), the collection's contents afterwards (including field order),
+ * and, on a child, that its parent did not change. Expected values always come from the
+ * driver side; nothing here is hard-coded.
  *
  *   node --test __test__/differential.test.js
  *
  * A case is `{ name, seed, indexes?, run(coll) => result, genIds?, volatileDates? }`:
  *   - seed: documents inserted before `run` (through argondb on `main` for side (a)),
  *   - indexes: `[{ key, options }]` created before seeding on both sides,
+ *   - run: the operations; it gets an argondb collection or a driver collection and returns
+ *     what should be compared (sort by `_id` with `all`/`byId` when the order is unspecified;
+ *     wrap an expected failure in `attempt` to go on after it),
  *   - genIds: the case makes the server/engine generate ObjectIds (upserts without `_id`);
- *     ObjectIds are then compared by type only and `_id`-less documents are compared as sets,
+ *     ObjectIds are then compared by type only and the stored documents as a set,
  *   - volatileDates: Dates are compared by type only ($currentDate).
+ * Each case runs in every mode of MODES (see runCase) on fresh collections.
  */
 const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
@@ -558,7 +563,7 @@ function scrub(v, c) {
   return v
 }
 
-/** Canonical Extended JSON of a value, after scrubbing: independent of class identity, readable in diffs. */
+/** Relaxed Extended JSON of a value, after scrubbing: independent of class identity, readable in diffs. */
 function canonical(v, c) {
   return EJSON.serialize({ v: scrub(v, c) }, { relaxed: true }).v
 }
@@ -627,22 +632,23 @@ async function moveParentOn(mainColl, c) {
   await mainColl.insertOne({ _id: 'only-on-main', parentMovedOn: true })
 }
 
+/** Seeds `main` (and forks a child in the child modes); returns the collection to run on. */
+async function prepareArgon(c, i, mode, mainColl) {
+  await seedInto(mainColl, c)
+  if (mode === 'main') return mainColl
+  const child = await argon.createBranch(`${mode}_${i}`, { from: 'main' })
+  if (mode === 'child-moved') await moveParentOn(mainColl, c)
+  return child.collection(mainColl.collectionName)
+}
+
 async function runCase(c, i, mode) {
   const collName = `${mode}_c${i}`
   const mainColl = argon.branch('main').collection(collName)
-  await seedInto(mainColl, c)
-  let target = mainColl
-  if (mode !== 'main') {
-    const child = await argon.createBranch(`${mode}_${i}`, { from: 'main' })
-    target = child.collection(collName)
-    if (mode === 'child-moved') await moveParentOn(mainColl, c)
-  }
-  const mainBefore = await mainColl.find({}).sort({ _id: 1 }).toArray()
   const base = baseDb.collection(collName)
-  await seedInto(base, c)
-
-  const expected = await runSide(base, c)
-  const actual = await runSide(target, c)
+  // The two sides are independent collections: prepare and run them concurrently.
+  const [target] = await Promise.all([prepareArgon(c, i, mode, mainColl), seedInto(base, c)])
+  const mainBefore = await mainColl.find({}).sort({ _id: 1 }).toArray()
+  const [expected, actual] = await Promise.all([runSide(base, c), runSide(target, c)])
   assert.deepStrictEqual(actual, expected)
   // deepStrictEqual ignores key order; stored documents must also keep MongoDB's field order.
   assert.equal(JSON.stringify(actual.state), JSON.stringify(expected.state), 'same documents, different field order')

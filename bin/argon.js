@@ -160,7 +160,7 @@ for (const [verb, value] of [['protect', true], ['unprotect', false]]) {
 
 program
   .command('demo')
-  .description('a short tour: branch a collection, change the branch, compare both sides')
+  .description('a short tour in a fresh, temporary database: branch, change the branch, compare both sides')
   .action((opts, cmd) => demo(globals(cmd)))
 
 // ---------------------------------------------------------------------------------------
@@ -212,10 +212,11 @@ async function demo(o) {
   try {
     log(`argon demo: Git-like branches for MongoDB`)
     log(`  server:   ${server ? 'a local test server, started for this demo' : 'the one given by --uri / $MONGODB_URI'}`)
-    log(`  database: ${db} (fresh, removed at the end)\n`)
+    log(`  database: ${db} (fresh, temporary)\n`)
 
     const argon = await argondb().Argon.connect(uri, { database: db, appName: 'argon-demo' })
     let result
+    let dropped = false
     try {
       const main = argon.branch('main').collection('users')
       await main.insertMany([
@@ -253,9 +254,9 @@ async function demo(o) {
       await main.drop()
     } finally {
       await argon.close()
+      // Argon keeps its metadata in the project database: drop it (also after a failure).
+      dropped = server ? true : await dropDatabase(uri, db).catch(() => false)
     }
-    // Argon keeps its metadata in the project database; drop it when we can.
-    const dropped = server ? true : await dropDatabase(uri, db).catch(() => false)
     log(dropped ? 'cleaned up: deleted feature-x and the demo database.' : `cleaned up feature-x; drop the database ${db} to remove the rest.`)
     if (o.json) printJson({ ...result, cleanedUp: dropped })
   } finally {

@@ -9,7 +9,10 @@ use crate::options::ConnectOptions;
 use crate::project::Project;
 use crate::read::{DocCursor, FindOpts, ReadView};
 use crate::telemetry::OpTimer;
+use crate::diff::{self, Counts, DiffOutcome, Point};
+use crate::timepoint::AtSpec;
 use crate::write::{self, Change, InsertOutcome, ModifyOpts, ModifyOutcome, Target};
+use std::collections::BTreeMap;
 use mongodb::bson::{doc, Bson, DateTime, Document};
 use mongodb::options::ReturnDocument;
 use std::sync::Arc;
@@ -37,7 +40,7 @@ impl Argon {
     }
 
     /// A collection handle on `branch` (no I/O; the branch is checked on first use).
-    pub fn collection(&self, branch: &str, name: &str, at: Option<i64>) -> Result<Coll> {
+    pub fn collection(&self, branch: &str, name: &str, at: Option<AtSpec>) -> Result<Coll> {
         validate_collection_name(name)?;
         Ok(Coll {
             p: self.p.clone(),
@@ -49,17 +52,38 @@ impl Argon {
 
     /// Creates `name` as a child of `from`, seeing `from` as of now. O(1): it writes one
     /// metadata record and copies no data.
-    pub async fn create_branch(&self, name: &str, from: &str) -> Result<BranchMeta> {
+    /// `at` forks from a past point of `from` (an LSN, a time or a tag): still O(1).
+    pub async fn create_branch(
+        &self,
+        name: &str,
+        from: Option<&str>,
+        at: Option<AtSpec>,
+    ) -> Result<BranchMeta> {
         let t = OpTimer::start("createBranch");
-        let r = self.create_branch_inner(name, from).await;
+        let r = self.create_branch_inner(name, from, at).await;
         t.finish(&r);
         r
     }
 
-    async fn create_branch_inner(&self, name: &str, from: &str) -> Result<BranchMeta> {
+    async fn create_branch_inner(
+        &self,
+        name: &str,
+        from: Option<&str>,
+        at: Option<AtSpec>,
+    ) -> Result<BranchMeta> {
         self.p.check_open()?;
         validate_branch_name(name)?;
-        let parent = self.p.branch_meta(from).await?;
+        let from = match (from, &at) {
+            (Some(f), _) => f.to_string(),
+            (None, Some(AtSpec::Tag(tag))) => self
+                .tag_info(tag)
+                .await?
+                .get_str("branch")
+                .unwrap_or(MAIN)
+                .to_string(),
+            (None, _) => MAIN.to_string(),
+        };
+        let parent = self.p.branch_meta(&from).await?;
         if self
             .p
             .branches()
@@ -69,7 +93,10 @@ impl Argon {
         {
             return Err(ArgonError::BranchExists(name.to_string()));
         }
-        let fork_lsn = self.p.committed_lsn().await?;
+        let fork_lsn = match &at {
+            Some(a) => self.p.resolve_at(a).await?,
+            None => self.p.committed_lsn().await?,
+        };
         let seq = self
             .p
             .meta()
@@ -97,7 +124,7 @@ impl Argon {
         }
         self.p.forget_branch(name);
         metrics::counter!(crate::telemetry::BRANCHES_CREATED_TOTAL).increment(1);
-        tracing::info!(branch = name, from, fork_lsn, "branch created");
+        tracing::info!(branch = name, from = %from, fork_lsn, "branch created");
         Ok(meta)
     }
 
@@ -186,6 +213,168 @@ impl Argon {
     pub async fn close(&self) {
         self.p.close().await;
     }
+
+    /// Names a point: `branch` as of `at` (default: now). Returns the tag's LSN.
+    pub async fn tag(&self, name: &str, branch: &str, at: Option<AtSpec>) -> Result<i64> {
+        validate_branch_name(name).map_err(|_| {
+            ArgonError::InvalidArgument(format!("invalid tag name {name:?} (tags follow branch-name rules)"))
+        })?;
+        self.p.branch_meta(branch).await?;
+        let lsn = match &at {
+            Some(a) => self.p.resolve_at(a).await?,
+            None => self.p.committed_lsn().await?,
+        };
+        let d = doc! {"_id": name, "branch": branch, "lsn": lsn, "createdAt": DateTime::now()};
+        match self.p.db.collection::<Document>(names::TAGS).insert_one(d).await {
+            Ok(_) => Ok(lsn),
+            Err(e) if crate::error::server_code_of(&e) == Some(11000) => Err(ArgonError::TagExists(name.to_string())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn tag_info(&self, name: &str) -> Result<Document> {
+        self.p
+            .db
+            .collection::<Document>(names::TAGS)
+            .find_one(doc! {"_id": name})
+            .await?
+            .ok_or_else(|| ArgonError::TagNotFound(name.to_string()))
+    }
+
+    pub async fn list_tags(&self) -> Result<Vec<Document>> {
+        use futures_util::TryStreamExt;
+        Ok(self
+            .p
+            .db
+            .collection::<Document>(names::TAGS)
+            .find(doc! {})
+            .sort(doc! {"lsn": 1, "_id": 1})
+            .await?
+            .try_collect()
+            .await?)
+    }
+
+    pub async fn delete_tag(&self, name: &str) -> Result<()> {
+        let r = self.p.db.collection::<Document>(names::TAGS).delete_one(doc! {"_id": name}).await?;
+        if r.deleted_count == 0 {
+            return Err(ArgonError::TagNotFound(name.to_string()));
+        }
+        Ok(())
+    }
+
+    /// `{earliestLsn, latestLsn, earliestTime, latestTime, entries, retentionMs}` for a branch:
+    /// the readable range and the number of WAL records the branch itself wrote.
+    pub async fn time_travel_info(&self, branch: &str) -> Result<Document> {
+        let m = self.p.branch_meta(branch).await?;
+        let earliest = self.p.earliest_lsn().await?;
+        let latest = self.p.committed_lsn().await?;
+        let time_of = |lsn: i64| {
+            let wal = self.p.wal();
+            async move {
+                Ok::<_, ArgonError>(
+                    wal.find_one(doc! {"_id": {"$lte": lsn}})
+                        .sort(doc! {"_id": -1})
+                        .projection(doc! {"t": 1})
+                        .await?
+                        .and_then(|d| d.get_datetime("t").ok().copied()),
+                )
+            }
+        };
+        let entries = self.p.wal().count_documents(doc! {"b": m.id, "_id": {"$gt": earliest}}).await?;
+        Ok(doc! {
+            "earliestLsn": earliest,
+            "latestLsn": latest,
+            "earliestTime": time_of(earliest).await?.map(Bson::DateTime).unwrap_or(Bson::Null),
+            "latestTime": time_of(latest).await?.map(Bson::DateTime).unwrap_or(Bson::Null),
+            "entries": entries as i64,
+            "retentionMs": self.p.retention_ms as i64,
+        })
+    }
+
+    /// What changes from point `a` to point `b`.
+    pub async fn diff(&self, a: &Point, b: &Point, detailed: bool) -> Result<DiffOutcome> {
+        let t = OpTimer::start("diff");
+        let r = diff::diff(&self.p, a, b, detailed).await;
+        t.finish(&r);
+        r
+    }
+
+    /// What `reset_branch(branch, to)` would change, per collection. Changes nothing.
+    pub async fn restore_preview(&self, branch: &str, to: ResetTo) -> Result<BTreeMap<String, Counts>> {
+        let target = self.reset_target(branch, to).await?;
+        let current = Point { branch: branch.to_string(), at: None };
+        Ok(self.diff(&current, &target, false).await?.per_collection)
+    }
+
+    async fn reset_target(&self, branch: &str, to: ResetTo) -> Result<Point> {
+        let m = self.p.branch_meta(branch).await?;
+        Ok(match to {
+            ResetTo::Point(at) => Point { branch: branch.to_string(), at: Some(at) },
+            ResetTo::Parent => Point {
+                branch: m.parent.clone().ok_or_else(|| {
+                    ArgonError::InvalidArgument(format!("branch {branch:?} has no parent to reset to"))
+                })?,
+                at: None,
+            },
+        })
+    }
+
+    /// Resets `branch` to an earlier point or to its parent's head. Unless `backup` is
+    /// `None`, first creates a backup branch (O(1)) holding the current state, and
+    /// returns its name.
+    pub async fn reset_branch(&self, branch: &str, to: ResetTo, backup: Option<String>) -> Result<ResetOutcome> {
+        let t = OpTimer::start("resetBranch");
+        let r = async {
+            self.p.forget_branch(branch);
+            let m = self.p.branch_meta(branch).await?;
+            if m.protected {
+                return Err(ArgonError::BranchProtected(branch.to_string()));
+            }
+            let target = self.reset_target(branch, to).await?;
+            // Validate the target before creating anything.
+            if let Some(at) = &target.at {
+                self.p.resolve_at(at).await?;
+            }
+            let backup = match backup {
+                Some(name) => {
+                    self.create_branch(&name, Some(branch), None).await?;
+                    Some(name)
+                }
+                None => None,
+            };
+            let changes = crate::reset::apply(&self.p, branch, &target).await?;
+            tracing::info!(branch, backup = ?backup, "branch reset");
+            Ok(ResetOutcome { backup, changes })
+        }
+        .await;
+        t.finish(&r);
+        r
+    }
+
+    /// A free default name for a reset's backup branch.
+    pub async fn default_backup_name(&self, branch: &str) -> Result<String> {
+        let lsn = self.p.committed_lsn().await?;
+        let mut name = format!("{branch}-backup-{lsn}");
+        let mut n = 1;
+        while self.p.branches().find_one(doc! {"_id": &name}).await?.is_some() {
+            n += 1;
+            name = format!("{branch}-backup-{lsn}-{n}");
+        }
+        Ok(name)
+    }
+}
+
+/// Where `reset_branch` goes.
+#[derive(Debug, Clone)]
+pub enum ResetTo {
+    Point(AtSpec),
+    Parent,
+}
+
+#[derive(Debug)]
+pub struct ResetOutcome {
+    pub backup: Option<String>,
+    pub changes: BTreeMap<String, Counts>,
 }
 
 /// One collection on one branch, at its head (`at == None`) or at a past LSN (read-only).
@@ -194,7 +383,7 @@ pub struct Coll {
     p: Arc<Project>,
     branch: String,
     name: String,
-    at: Option<i64>,
+    at: Option<AtSpec>,
 }
 
 fn check_reserved(docs: &[&Document]) -> Result<()> {
@@ -212,13 +401,17 @@ impl Coll {
         let chain = self.p.chain(&self.branch).await?;
         let owned: Vec<BranchMeta> = chain.iter().map(|b| (**b).clone()).collect();
         let ids = owned.iter().map(|b| b.id).collect();
-        Ok((levels(&owned, self.at), ids))
+        let at = match &self.at {
+            Some(a) => Some(self.p.resolve_at(a).await?),
+            None => None,
+        };
+        Ok((levels(&owned, at), ids))
     }
 
     async fn target(&self) -> Result<(Vec<Level>, Vec<heads::UniqueIndex>)> {
-        if let Some(at) = self.at {
+        if let Some(at) = &self.at {
             return Err(ArgonError::ReadOnly(format!(
-                "branch {:?} at LSN {at} is a past view; write to the branch itself",
+                "branch {:?} at {at:?} is a past view; write to the branch itself",
                 self.branch
             )));
         }
@@ -419,6 +612,57 @@ impl Coll {
         .await;
         t.finish(&r);
         r
+    }
+
+    /// Every version of one document as this branch sees its history, newest first:
+    /// `{lsn, time, op, document}` (document is null for deletes). `before` pages.
+    pub async fn history(&self, id: Bson, limit: i64, before: Option<i64>) -> Result<Vec<Document>> {
+        use futures_util::TryStreamExt;
+        let levels = self.view().await?;
+        let mut out = Vec::new();
+        let limit = limit.clamp(1, 10_000);
+        for l in &levels {
+            let mut range = Document::new();
+            if let Some(c) = l.cut {
+                range.insert("$lte", c);
+            }
+            if let Some(b) = before {
+                range.insert("$lt", b);
+            }
+            let mut filter = doc! {"b": l.id, "c": &self.name, "k": id.clone()};
+            if !range.is_empty() {
+                filter.insert("_id", range);
+            }
+            let remaining = limit - out.len() as i64;
+            if remaining <= 0 {
+                break;
+            }
+            let recs: Vec<Document> = self
+                .p
+                .wal()
+                .find(filter)
+                .sort(doc! {"b": 1, "c": 1, "k": 1, "_id": -1})
+                .limit(remaining)
+                .await?
+                .try_collect()
+                .await?;
+            for r in recs {
+                let op = match r.get_str("op").unwrap_or("") {
+                    "i" => "insert",
+                    "u" => "update",
+                    "r" => "replace",
+                    "d" => "delete",
+                    other => other,
+                };
+                out.push(doc! {
+                    "lsn": r.get_i64("_id").unwrap_or(0),
+                    "time": r.get("t").cloned().unwrap_or(Bson::Null),
+                    "op": op,
+                    "document": r.get("d").cloned().unwrap_or(Bson::Null),
+                });
+            }
+        }
+        Ok(out)
     }
 
     pub async fn create_index(&self, keys: Document, options: Document) -> Result<String> {

@@ -30,6 +30,12 @@ pub enum ArgonError {
     ReadOnly(String),
     #[error("{0}")]
     LsnOutOfRange(String),
+    #[error("tag not found: {0}")]
+    TagNotFound(String),
+    #[error("tag already exists: {0}")]
+    TagExists(String),
+    #[error("{0}")]
+    ProjectMismatch(String),
     #[error("{0}")]
     WriterConflict(String),
     #[error("the project was created by a newer argondb (format {0}); upgrade argondb")]
@@ -69,6 +75,9 @@ impl ArgonError {
             ArgonError::BranchHasChildren(_) => "BRANCH_HAS_CHILDREN",
             ArgonError::ReadOnly(_) => "READ_ONLY",
             ArgonError::LsnOutOfRange(_) => "LSN_OUT_OF_RANGE",
+            ArgonError::TagNotFound(_) => "TAG_NOT_FOUND",
+            ArgonError::TagExists(_) => "TAG_EXISTS",
+            ArgonError::ProjectMismatch(_) => "PROJECT_MISMATCH",
             ArgonError::WriterConflict(_) => "WRITER_CONFLICT",
             ArgonError::FormatVersion(_) => "FORMAT_VERSION",
             ArgonError::Closed => "CLIENT_CLOSED",

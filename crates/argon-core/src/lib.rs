@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod branch_meta;
+pub mod diff;
 pub mod error;
 pub mod heads;
 pub mod lsn;
@@ -12,13 +13,17 @@ pub mod names;
 pub mod options;
 pub mod project;
 pub mod read;
+pub mod reset;
 pub mod sort;
 pub mod telemetry;
+pub mod timepoint;
 pub mod txn;
 pub mod view;
 pub mod write;
 
-pub use api::{Argon, Coll};
+pub use api::{Argon, Coll, ResetOutcome, ResetTo};
+pub use diff::{Counts, DiffOutcome, Point};
+pub use timepoint::AtSpec;
 pub use error::{ArgonError, Result};
 pub use mongodb::bson;
 pub use options::ConnectOptions;

@@ -13,6 +13,7 @@ pub const META: &str = "__argon.meta";
 pub const BRANCHES: &str = "__argon.branches";
 pub const WAL: &str = "__argon.wal";
 pub const SCRATCH: &str = "__argon.scratch";
+pub const TAGS: &str = "__argon.tags";
 
 /// LSN of the last write to a live head row.
 pub const F_LSN: &str = "__argon_lsn";

@@ -19,6 +19,8 @@ pub struct ConnectOptions {
     pub metadata_cache_ms: Option<u64>,
     /// Entries in the branch-metadata LRU cache. Default 1024.
     pub metadata_cache_size: Option<usize>,
+    /// How far back reads and branch creation may go, in ms. Default 7 days.
+    pub retention_ms: Option<u64>,
 }
 
 impl ConnectOptions {

@@ -25,6 +25,8 @@ pub struct Project {
     /// Whether the deployment supports multi-document transactions (replica set/mongos).
     pub(crate) transactions: bool,
     pub(crate) max_txn_retries: usize,
+    /// The time-travel retention window.
+    pub(crate) retention_ms: u64,
     cache_ttl: Duration,
     branch_cache: Mutex<LruCache<String, (Instant, Arc<BranchMeta>)>>,
     /// Head collections known to exist (with indexes copied), keyed by (branch id, coll).
@@ -79,6 +81,7 @@ impl Project {
             db,
             transactions,
             max_txn_retries: opts.max_transaction_retries.unwrap_or(50),
+            retention_ms: opts.retention_ms.unwrap_or(7 * 86_400_000),
             cache_ttl: Duration::from_millis(opts.metadata_cache_ms.unwrap_or(1000)),
             branch_cache: Mutex::new(LruCache::new(cache_size)),
             known_heads: Mutex::new(LruCache::new(NonZeroUsize::new(4096).expect("4096"))),

@@ -265,3 +265,22 @@ impl ReadView<'_> {
         head_collection(self.levels[0].id, self.coll)
     }
 }
+
+impl DocCursor {
+    /// Drains the cursor into documents (for bounded internal reads such as diffs).
+    pub async fn collect(mut self) -> Result<Vec<Document>> {
+        let mut out = Vec::new();
+        loop {
+            let (bytes, n) = self.next_batch(1000).await?;
+            if n == 0 {
+                return Ok(out);
+            }
+            let mut off = 0;
+            while off < bytes.len() {
+                let len = i32::from_le_bytes(bytes[off..off + 4].try_into().expect("4 bytes")) as usize;
+                out.push(mongodb::bson::from_slice(&bytes[off..off + len])?);
+                off += len;
+            }
+        }
+    }
+}

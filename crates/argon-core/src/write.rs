@@ -99,7 +99,7 @@ async fn collect_in(
 }
 
 /// Runs a view query part by part inside the transaction and merges client-side.
-async fn view_in_txn(
+pub(crate) async fn view_in_txn(
     t: &Target<'_>,
     s: &mut ClientSession,
     q: &ViewQuery<'_>,
@@ -540,7 +540,7 @@ pub async fn modify(
     crate::in_txn!(t.p, |s| modify_in_txn(t, s, &filter, &change, &o))
 }
 
-async fn modify_in_txn(
+pub(crate) async fn modify_in_txn(
     t: &Target<'_>,
     s: &mut ClientSession,
     filter: &Document,

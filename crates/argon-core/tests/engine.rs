@@ -4,7 +4,7 @@
 mod common;
 
 use argon_core::bson::{doc, Bson, Document};
-use argon_core::{Argon, Change, ConnectOptions, FindOpts, ModifyOpts};
+use argon_core::{Argon, AtSpec, Change, ConnectOptions, FindOpts, ModifyOpts, Point, ResetTo};
 use common::{fresh_db, TestServer};
 use std::sync::OnceLock;
 
@@ -23,7 +23,7 @@ async fn open() -> Argon {
 }
 
 async fn all(a: &Argon, branch: &str, at: Option<i64>) -> Vec<Document> {
-    let c = a.collection(branch, "c", at).unwrap();
+    let c = a.collection(branch, "c", at.map(AtSpec::Lsn)).unwrap();
     let mut cur = c
         .find(
             doc! {},
@@ -70,7 +70,7 @@ async fn branches_are_isolated_and_lsns_increase() {
         .unwrap();
     let l1 = head(&a, "main").await;
     assert_eq!(l1, 2);
-    a.create_branch("f", "main").await.unwrap();
+    a.create_branch("f", Some("main"), None).await.unwrap();
     let f = a.collection("f", "c", None).unwrap();
     f.modify("updateOne", doc! {"_id": 1}, set(10), ModifyOpts::default())
         .await
@@ -121,7 +121,7 @@ async fn reads_at_past_lsns_see_exactly_that_state() {
         states.push((head(&a, "main").await, all(&a, "main", None).await));
     }
     // A branch forked in the middle sees main as of its fork even at its head.
-    a.create_branch("g", "main").await.unwrap();
+    a.create_branch("g", Some("main"), None).await.unwrap();
     main.modify("updateOne", doc! {"_id": 1}, set(99), ModifyOpts::default())
         .await
         .unwrap();
@@ -135,7 +135,7 @@ async fn reads_at_past_lsns_see_exactly_that_state() {
     }
     assert_eq!(all(&a, "g", None).await, states.last().unwrap().1);
     // Past views are read-only.
-    let past = a.collection("main", "c", Some(1)).unwrap();
+    let past = a.collection("main", "c", Some(AtSpec::Lsn(1))).unwrap();
     let e = past
         .insert_many(vec![doc! {"x": 1}], true)
         .await
@@ -153,7 +153,7 @@ async fn unique_keys_hold_across_levels() {
     main.insert_many(vec![doc! {"_id": 1, "email": "a"}], true)
         .await
         .unwrap();
-    a.create_branch("u", "main").await.unwrap();
+    a.create_branch("u", Some("main"), None).await.unwrap();
     let u = a.collection("u", "c", None).unwrap();
     let (_, out) = u
         .insert_many(vec![doc! {"_id": 2, "email": "a"}], true)
@@ -197,11 +197,58 @@ async fn branch_creation_copies_nothing() {
     let docs: Vec<Document> = (0..500).map(|i| doc! {"_id": i, "v": i}).collect();
     main.insert_many(docs, true).await.unwrap();
     let before = a.project().db_collection_count().await;
-    a.create_branch("cheap", "main").await.unwrap();
+    a.create_branch("cheap", Some("main"), None).await.unwrap();
     assert_eq!(
         a.project().db_collection_count().await,
         before,
         "no collection is created"
     );
     assert_eq!(all(&a, "cheap", None).await.len(), 500);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tags_diff_and_reset_round_trip() {
+    let a = open().await;
+    let main = a.collection("main", "c", None).unwrap();
+    main.insert_many((0..6).map(|i| doc! {"_id": i, "v": i}).collect(), true).await.unwrap();
+    a.create_branch("kid", Some("main"), None).await.unwrap();
+    let good = head(&a, "main").await;
+    a.tag("good", "main", None).await.unwrap();
+    let original = all(&a, "main", None).await;
+    // A bad migration: changes 2 documents, deletes 1, adds 1.
+    main.modify("updateMany", doc! {"v": {"$lt": 2}}, set(-1), ModifyOpts { multi: true, ..Default::default() }).await.unwrap();
+    main.modify("deleteOne", doc! {"_id": 5}, Change::Delete, ModifyOpts::default()).await.unwrap();
+    main.insert_many(vec![doc! {"_id": 9, "v": 9}], true).await.unwrap();
+    let bad = all(&a, "main", None).await;
+    let head_pt = Point { branch: "main".into(), at: None };
+    let good_pt = Point { branch: "main".into(), at: Some(AtSpec::Tag("good".into())) };
+    let d = a.diff(&good_pt, &head_pt, true).await.unwrap();
+    let c = &d.per_collection["c"];
+    assert_eq!((c.added, c.changed, c.removed), (1, 2, 1));
+    assert_eq!(d.documents.len(), 4);
+    let preview = a.restore_preview("main", ResetTo::Point(AtSpec::Lsn(good))).await.unwrap();
+    assert_eq!(preview["c"].changed, 2);
+    assert_eq!(all(&a, "main", None).await, bad, "a preview changes nothing");
+    let kid_before = all(&a, "kid", None).await;
+    let r = a.reset_branch("main", ResetTo::Point(AtSpec::Lsn(good)), Some("main-bk".into())).await.unwrap();
+    assert_eq!(r.backup.as_deref(), Some("main-bk"));
+    assert_eq!(all(&a, "main", None).await, original);
+    assert_eq!(all(&a, "main-bk", None).await, bad, "the backup keeps the pre-reset state");
+    assert_eq!(all(&a, "kid", None).await, kid_before, "children never see a reset");
+    // Undo the reset: the backup forked at the pre-reset head, so reset to that point.
+    let bk_fork = a.branch_info("main-bk").await.unwrap().get_i64("forkLsn").unwrap();
+    a.reset_branch("main", ResetTo::Point(AtSpec::Lsn(bk_fork)), None).await.unwrap();
+    assert_eq!(all(&a, "main", None).await, bad, "the original (pre-reset) state is back");
+    let back = Point { branch: "main-bk".into(), at: None };
+    assert!(a.diff(&back, &head_pt, false).await.unwrap().per_collection.is_empty());
+    assert_eq!(all(&a, "kid", None).await, kid_before);
+    // History: newest first, including the reset's compensating version.
+    let h = main.history(Bson::Int32(0), 10, None).await.unwrap();
+    let ops: Vec<&str> = h.iter().map(|d| d.get_str("op").unwrap()).collect();
+    assert_eq!(ops, vec!["replace", "replace", "update", "insert"]);
+    // Out-of-range points are refused with a clear code.
+    let e = a.collection("main", "c", Some(AtSpec::Lsn(10_000))).unwrap().count_documents(doc! {}, None, None).await.unwrap_err();
+    assert_eq!(e.code(), "LSN_OUT_OF_RANGE");
+    let e = a.collection("main", "c", Some(AtSpec::Tag("nope".into()))).unwrap().count_documents(doc! {}, None, None).await.unwrap_err();
+    assert_eq!(e.code(), "TAG_NOT_FOUND");
 }

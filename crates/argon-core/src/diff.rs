@@ -1,0 +1,141 @@
+//! Differences between two points (branch, LSN). The candidate documents come from the
+//! WAL records that separate the two points, so the cost follows what changed between
+//! them, never the size of the data. Used by `diff`, `restorePreview` and `resetBranch`.
+
+use crate::branch_meta::{levels, BranchMeta, Level};
+use crate::error::Result;
+use crate::project::Project;
+use crate::read::{FindOpts, ReadView};
+use crate::timepoint::AtSpec;
+use futures_util::TryStreamExt;
+use mongodb::bson::{doc, Bson, Document};
+use std::collections::{BTreeMap, HashMap};
+
+/// One side of a diff: a branch, at its head or at a point.
+#[derive(Debug, Clone)]
+pub struct Point {
+    pub branch: String,
+    pub at: Option<AtSpec>,
+}
+
+/// Counts per collection.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Counts {
+    pub added: u64,
+    pub changed: u64,
+    pub removed: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct DiffOutcome {
+    pub per_collection: BTreeMap<String, Counts>,
+    /// With `detailed`: `{collection, _id, change, before, after}` per document.
+    pub documents: Vec<Document>,
+}
+
+/// A point's levels, with "head" pinned to `snapshot` so both sides read one moment.
+pub async fn resolve_levels(p: &Project, pt: &Point, snapshot: i64) -> Result<Vec<Level>> {
+    let chain = p.chain(&pt.branch).await?;
+    let owned: Vec<BranchMeta> = chain.iter().map(|b| (**b).clone()).collect();
+    let cut = match &pt.at {
+        Some(a) => p.resolve_at(a).await?,
+        None => snapshot,
+    };
+    Ok(levels(&owned, Some(cut)))
+}
+
+/// `(collection, _id)` pairs that may differ between two views: every WAL record of a
+/// branch that one view includes and the other does not.
+pub async fn changed_keys(p: &Project, a: &[Level], b: &[Level]) -> Result<BTreeMap<String, Vec<Bson>>> {
+    let mut cuts: HashMap<i32, (Option<i64>, Option<i64>)> = HashMap::new();
+    for l in a {
+        cuts.entry(l.id).or_default().0 = l.cut;
+    }
+    for l in b {
+        cuts.entry(l.id).or_default().1 = l.cut;
+    }
+    let mut out: BTreeMap<String, Vec<Bson>> = BTreeMap::new();
+    let mut seen: HashMap<(String, String), ()> = HashMap::new();
+    for (id, (ca, cb)) in cuts {
+        let range = match (ca, cb) {
+            (Some(x), Some(y)) if x == y => continue,
+            (Some(x), Some(y)) => doc! {"$gt": x.min(y), "$lte": x.max(y)},
+            (Some(x), None) | (None, Some(x)) => doc! {"$lte": x},
+            (None, None) => continue,
+        };
+        let mut cur = p
+            .wal()
+            .aggregate([
+                doc! {"$match": {"b": id, "_id": range}},
+                doc! {"$group": {"_id": {"c": "$c", "k": "$k"}}},
+            ])
+            .await?;
+        while let Some(d) = cur.try_next().await? {
+            let Ok(key) = d.get_document("_id") else { continue };
+            let (Ok(c), Some(k)) = (key.get_str("c"), key.get("k")) else { continue };
+            if seen.insert((c.to_string(), format!("{k:?}")), ()).is_none() {
+                out.entry(c.to_string()).or_default().push(k.clone());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Reads the given `_id`s of one collection through a view, keyed by `_id`.
+pub async fn read_keys(p: &Project, levels: &[Level], coll: &str, keys: &[Bson]) -> Result<HashMap<String, Document>> {
+    let mut out = HashMap::new();
+    for chunk in keys.chunks(500) {
+        let view = ReadView { p, coll, levels: levels.to_vec() };
+        let docs = view
+            .find(doc! {"_id": {"$in": chunk.to_vec()}}, FindOpts::default())
+            .await?
+            .collect()
+            .await?;
+        for d in docs {
+            out.insert(format!("{:?}", d.get("_id").unwrap_or(&Bson::Null)), d);
+        }
+    }
+    Ok(out)
+}
+
+/// What changes from point `a` to point `b`.
+pub async fn diff(p: &Project, a: &Point, b: &Point, detailed: bool) -> Result<DiffOutcome> {
+    let snapshot = p.committed_lsn().await?;
+    let la = resolve_levels(p, a, snapshot).await?;
+    let lb = resolve_levels(p, b, snapshot).await?;
+    let keys = changed_keys(p, &la, &lb).await?;
+    let mut out = DiffOutcome::default();
+    for (coll, ks) in keys {
+        let before = read_keys(p, &la, &coll, &ks).await?;
+        let after = read_keys(p, &lb, &coll, &ks).await?;
+        let mut counts = Counts::default();
+        for k in &ks {
+            let key = format!("{k:?}");
+            let (x, y) = (before.get(&key), after.get(&key));
+            let change = match (x, y) {
+                (None, Some(_)) => "added",
+                (Some(_), None) => "removed",
+                (Some(u), Some(v)) if u != v => "changed",
+                _ => continue,
+            };
+            match change {
+                "added" => counts.added += 1,
+                "removed" => counts.removed += 1,
+                _ => counts.changed += 1,
+            }
+            if detailed {
+                out.documents.push(doc! {
+                    "collection": &coll,
+                    "_id": k.clone(),
+                    "change": change,
+                    "before": x.cloned().map(Bson::Document).unwrap_or(Bson::Null),
+                    "after": y.cloned().map(Bson::Document).unwrap_or(Bson::Null),
+                });
+            }
+        }
+        if counts != Counts::default() {
+            out.per_collection.insert(coll, counts);
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,126 @@
+//! Points in time: an LSN, a wall-clock time or a tag, resolved to an LSN and checked
+//! against the project's latest LSN and its retention window.
+
+use crate::error::{ArgonError, Result};
+use crate::names::{TAGS, WAL};
+use crate::project::Project;
+use mongodb::bson::{doc, DateTime, Document};
+use std::time::Duration;
+
+/// Where a past view or a branch creation points.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AtSpec {
+    Lsn(i64),
+    /// The last LSN committed at or before this time.
+    Time(DateTime),
+    /// A tag created with `tag()`.
+    Tag(String),
+}
+
+impl AtSpec {
+    /// Parses the BSON form used by the binding: `{lsn}`, `{time}` or `{tag}`.
+    pub fn from_document(d: &Document) -> Result<AtSpec> {
+        if let Ok(n) = d.get_i64("lsn") {
+            return Ok(AtSpec::Lsn(n));
+        }
+        if let Ok(n) = d.get_i32("lsn") {
+            return Ok(AtSpec::Lsn(n.into()));
+        }
+        if let Ok(f) = d.get_f64("lsn") {
+            if f.fract() == 0.0 && f >= 0.0 && f < 9.0e15 {
+                return Ok(AtSpec::Lsn(f as i64));
+            }
+            return Err(ArgonError::InvalidArgument(format!("an LSN must be a non-negative integer, got {f}")));
+        }
+        if let Ok(t) = d.get_datetime("time") {
+            return Ok(AtSpec::Time(*t));
+        }
+        if let Ok(s) = d.get_str("tag") {
+            return Ok(AtSpec::Tag(s.to_string()));
+        }
+        Err(ArgonError::InvalidArgument(
+            "a point in time must be an LSN (number), a Date or a tag name".into(),
+        ))
+    }
+}
+
+fn describe(ms: u64) -> String {
+    let d = Duration::from_millis(ms);
+    if ms % 86_400_000 == 0 {
+        format!("{} days", ms / 86_400_000)
+    } else if ms % 3_600_000 == 0 {
+        format!("{} hours", ms / 3_600_000)
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
+impl Project {
+    /// The newest readable point before the retention window: the LSN that was current
+    /// when the window began (0 when the project is younger than the window).
+    pub async fn earliest_lsn(&self) -> Result<i64> {
+        let start = DateTime::from_millis(DateTime::now().timestamp_millis() - self.retention_ms as i64);
+        let last_before = self
+            .db
+            .collection::<Document>(WAL)
+            .find_one(doc! {"t": {"$lt": start}})
+            .sort(doc! {"t": -1, "_id": -1})
+            .projection(doc! {"_id": 1})
+            .await?;
+        Ok(last_before.and_then(|d| d.get_i64("_id").ok()).unwrap_or(0))
+    }
+
+    /// Resolves a point to an LSN that is readable now.
+    pub async fn resolve_at(&self, at: &AtSpec) -> Result<i64> {
+        let window = describe(self.retention_ms);
+        let lsn = match at {
+            AtSpec::Lsn(l) => *l,
+            AtSpec::Time(t) => {
+                let now = DateTime::now();
+                if *t > now {
+                    return Err(ArgonError::LsnOutOfRange(format!(
+                        "{} is in the future; the latest point is now",
+                        t.try_to_rfc3339_string().unwrap_or_default()
+                    )));
+                }
+                if t.timestamp_millis() < now.timestamp_millis() - self.retention_ms as i64 {
+                    return Err(ArgonError::LsnOutOfRange(format!(
+                        "{} is before the retention window ({window})",
+                        t.try_to_rfc3339_string().unwrap_or_default()
+                    )));
+                }
+                self.db
+                    .collection::<Document>(WAL)
+                    .find_one(doc! {"t": {"$lte": *t}})
+                    .sort(doc! {"t": -1, "_id": -1})
+                    .projection(doc! {"_id": 1})
+                    .await?
+                    .and_then(|d| d.get_i64("_id").ok())
+                    .unwrap_or(0)
+            }
+            AtSpec::Tag(name) => self
+                .db
+                .collection::<Document>(TAGS)
+                .find_one(doc! {"_id": name})
+                .await?
+                .and_then(|d| d.get_i64("lsn").ok())
+                .ok_or_else(|| ArgonError::TagNotFound(name.clone()))?,
+        };
+        if lsn < 0 {
+            return Err(ArgonError::InvalidArgument(format!("LSN {lsn} is negative")));
+        }
+        let latest = self.committed_lsn().await?;
+        if lsn > latest {
+            return Err(ArgonError::LsnOutOfRange(format!(
+                "LSN {lsn} is beyond the head: the latest LSN is {latest}"
+            )));
+        }
+        let earliest = self.earliest_lsn().await?;
+        if lsn < earliest {
+            return Err(ArgonError::LsnOutOfRange(format!(
+                "LSN {lsn} is before the retention window ({window}); the earliest readable LSN is {earliest}"
+            )));
+        }
+        Ok(lsn)
+    }
+}
