@@ -12,15 +12,31 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class NativeArgon {
   /** Whether writes run in MongoDB transactions (replica set or sharded cluster). */
   get transactions(): boolean
-  collection(branch: string, name: string, at?: number | undefined | null): NativeCollection
-  /** Returns the new branch's info document as BSON. */
-  createBranch(name: string, from: string): Promise<Buffer>
+  /** `at` is BSON `{lsn}` | `{time}` | `{tag}`: a read-only past view. */
+  collection(branch: string, name: string, at?: Buffer | undefined | null): NativeCollection
+  /** Returns the new branch's info document as BSON. `at` forks from a past point. */
+  createBranch(name: string, from?: string | undefined | null, at?: Buffer | undefined | null): Promise<Buffer>
   branchInfo(name: string): Promise<Buffer>
   /** `{ branches: [...] }` as BSON. */
   listBranches(): Promise<Buffer>
   deleteBranch(name: string): Promise<void>
   protectBranch(name: string, protected: boolean): Promise<void>
   close(): Promise<void>
+  /** Returns the tag's LSN. */
+  tag(name: string, branch: string, at?: Buffer | undefined | null): Promise<number>
+  /** `{ v: [{_id, branch, lsn, createdAt}] }` */
+  listTags(): Promise<Buffer>
+  deleteTag(name: string): Promise<void>
+  timeTravelInfo(branch: string): Promise<Buffer>
+  /** `{ collections: {name: {added, changed, removed}}, documents: [...] }` */
+  diff(a: Buffer, b: Buffer, detailed: boolean): Promise<Buffer>
+  /** `to` is `{lsn}` | `{time}` | `{tag}` | `{parent: true}`. */
+  restorePreview(branch: string, to: Buffer): Promise<Buffer>
+  /**
+   * Returns `{ backup, collections }`. `backup`: a name, `null` for the default name,
+   * or skip the backup with `keepBackup = false`.
+   */
+  resetBranch(branch: string, to: Buffer, keepBackup: boolean, backupName?: string | undefined | null): Promise<Buffer>
 }
 
 export declare class NativeCollection {
@@ -42,6 +58,8 @@ export declare class NativeCollection {
   dropIndex(name: string): Promise<void>
   /** Returns BSON `{ v: [...] }`. */
   listIndexes(): Promise<Buffer>
+  /** `id` is BSON `{ id }`. Returns `{ v: [{lsn, time, op, document}] }`, newest first. */
+  history(id: Buffer, limit: number, before?: number | undefined | null): Promise<Buffer>
   drop(): Promise<boolean>
 }
 

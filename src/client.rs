@@ -10,7 +10,7 @@ use napi_derive::napi;
 
 #[napi]
 pub struct NativeArgon {
-    inner: Argon,
+    pub(crate) inner: Argon,
 }
 
 /// Connects and opens (or initialises) the project in `options.database`.
@@ -29,23 +29,31 @@ impl NativeArgon {
         self.inner.transactions()
     }
 
+    /// `at` is BSON `{lsn}` | `{time}` | `{tag}`: a read-only past view.
     #[napi(catch_unwind)]
     pub fn collection(
         &self,
         branch: String,
         name: String,
-        at: Option<i64>,
+        at: Option<Buffer>,
     ) -> napi::Result<NativeCollection> {
+        let at = crate::timetravel::at_spec(at.as_deref())?;
         Ok(NativeCollection::new(
             self.inner.collection(&branch, &name, at).napi()?,
         ))
     }
 
-    /// Returns the new branch's info document as BSON.
+    /// Returns the new branch's info document as BSON. `at` forks from a past point.
     #[napi(catch_unwind)]
-    pub async fn create_branch(&self, name: String, from: String) -> napi::Result<Buffer> {
+    pub async fn create_branch(
+        &self,
+        name: String,
+        from: Option<String>,
+        at: Option<Buffer>,
+    ) -> napi::Result<Buffer> {
+        let at = crate::timetravel::at_spec(at.as_deref())?;
         let a = self.inner.clone();
-        let m = a.create_branch(&name, &from).await.napi()?;
+        let m = a.create_branch(&name, from.as_deref(), at).await.napi()?;
         let info = a.branch_info(&m.name).await.napi()?;
         Ok(to_bytes(&info)?.into())
     }

@@ -261,6 +261,22 @@ impl NativeCollection {
         Ok(to_bytes(&doc! {"v": v})?.into())
     }
 
+    /// `id` is BSON `{ id }`. Returns `{ v: [{lsn, time, op, document}] }`, newest first.
+    #[napi(catch_unwind)]
+    pub async fn history(&self, id: Buffer, limit: u32, before: Option<i64>) -> napi::Result<Buffer> {
+        let d = doc(&id)?;
+        let id = d.get("id").cloned().unwrap_or(Bson::Null);
+        let v: Vec<Bson> = self
+            .inner
+            .history(id, limit as i64, before)
+            .await
+            .napi()?
+            .into_iter()
+            .map(Bson::Document)
+            .collect();
+        Ok(to_bytes(&doc! {"v": v})?.into())
+    }
+
     #[napi(catch_unwind)]
     pub async fn drop(&self) -> napi::Result<bool> {
         self.inner.drop().await.napi()
