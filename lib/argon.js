@@ -6,6 +6,7 @@
 const { loadBson, Codec } = require('./bson')
 const { Collection } = require('./collection')
 const { call, callSync, ArgonError } = require('./errors')
+const { atSpec, resetTarget, point, countsOf } = require('./timetravel')
 const native = require('../binding.js')
 
 function toInfo(d) {
@@ -20,16 +21,33 @@ function toInfo(d) {
 }
 
 class Branch {
-  constructor(argon, name) {
+  constructor(argon, name, at) {
     this._argon = argon
     this.name = name
+    this._at = at
+    this._atSpec = at === undefined ? undefined : atSpec(at)
   }
 
-  /** A collection on this branch, with the official driver's API. */
+  /** A collection on this branch (or, for a past view, a read-only one). */
   collection(name) {
     const a = this._argon
-    const n = callSync(() => a._native.collection(this.name, String(name), null), a._codec.EJSON)
+    const at = this._atSpec ? a._codec.encode(this._atSpec) : null
+    const n = callSync(() => a._native.collection(this.name, String(name), at), a._codec.EJSON)
     return new Collection(a._codec, n, this.name, String(name))
+  }
+
+  /**
+   * A read-only view of this branch as of an LSN, a Date (the last LSN committed at or
+   * before it) or a tag. Reads work as on the branch; writes reject with READ_ONLY.
+   */
+  at(point) {
+    if (this._atSpec) throw new ArgonError('INVALID_ARGUMENT', 'this is already a past view')
+    return new Branch(this._argon, this.name, point)
+  }
+
+  /** The point this view reads at (`undefined` for the branch's head). */
+  get point() {
+    return this._at
   }
 
   /** `{ name, parent, forkLsn, headLsn, createdAt, protected }` */
@@ -67,12 +85,79 @@ class Argon {
     return new Branch(this, name)
   }
 
-  /** Creates a branch of `options.from` (default `main`) in O(1) and returns its handle. */
+  /**
+   * Creates a branch of `options.from` (default `main`, or the tag's branch when `at` is
+   * a tag) in O(1), from its head or from a past point `options.at` (LSN, Date or tag).
+   */
   async createBranch(name, options = {}) {
     if (typeof name !== 'string') throw new ArgonError('INVALID_BRANCH_NAME', 'a branch name must be a string')
-    const from = options.from ?? 'main'
-    await call(this._native.createBranch(name, String(from)), this._codec.EJSON)
+    const at = options.at === undefined ? null : this._codec.encode(atSpec(options.at))
+    const from = options.from === undefined ? null : String(options.from)
+    await call(this._native.createBranch(name, from, at), this._codec.EJSON)
+    if (options.protected) await this.protectBranch(name, true)
     return new Branch(this, name)
+  }
+
+  /** Names a point: `options.branch` (default main) at `options.at` (default now). Returns its LSN. */
+  async tag(name, options = {}) {
+    const at = options.at === undefined ? null : this._codec.encode(atSpec(options.at))
+    return call(this._native.tag(String(name), String(options.branch ?? 'main'), at), this._codec.EJSON)
+  }
+
+  /** `[{ name, branch, lsn, createdAt }]` */
+  async listTags() {
+    const v = this._codec.decode(await call(this._native.listTags(), this._codec.EJSON)).v
+    return v.map((t) => ({ name: t._id, branch: t.branch, lsn: Number(t.lsn), createdAt: t.createdAt }))
+  }
+
+  async deleteTag(name) {
+    await call(this._native.deleteTag(String(name)), this._codec.EJSON)
+  }
+
+  /** `{ earliestLsn, latestLsn, earliestTime, latestTime, entries, retentionMs }` */
+  async timeTravelInfo(branch) {
+    const d = this._codec.decode(await call(this._native.timeTravelInfo(String(branch)), this._codec.EJSON))
+    return {
+      earliestLsn: Number(d.earliestLsn),
+      latestLsn: Number(d.latestLsn),
+      earliestTime: d.earliestTime ?? null,
+      latestTime: d.latestTime ?? null,
+      entries: Number(d.entries),
+      retentionMs: Number(d.retentionMs),
+    }
+  }
+
+  /**
+   * What changes from `a` to `b` (branch names, handles, past views or `{branch, at}`).
+   * Returns counts; with `{ detailed: true }` also `documents`: an array of
+   * `{ collection, _id, change, before, after }`.
+   */
+  async diff(a, b, options = {}) {
+    const enc = (p) => this._codec.encode(point(this, p))
+    const r = this._codec.decode(await call(this._native.diff(enc(a), enc(b), Boolean(options.detailed)), this._codec.EJSON))
+    const out = countsOf(r.collections)
+    if (options.detailed) out.documents = r.documents
+    return out
+  }
+
+  /** What `resetBranch(branch, { to })` would change, per collection. Changes nothing. */
+  async restorePreview(branch, options = {}) {
+    const to = this._codec.encode(resetTarget(options.to))
+    const r = this._codec.decode(await call(this._native.restorePreview(String(branch), to), this._codec.EJSON))
+    return countsOf(r.collections)
+  }
+
+  /**
+   * Resets a branch to a past point (`to`: LSN, Date, tag) or to its parent's head
+   * (`to: 'parent'`), atomically for readers. Keeps a backup branch of the current state
+   * unless `backup: false` (`backup: 'name'` names it) and returns the backup's name.
+   */
+  async resetBranch(branch, options = {}) {
+    const to = this._codec.encode(resetTarget(options.to))
+    const keep = options.backup !== false
+    const name = typeof options.backup === 'string' ? options.backup : null
+    const r = this._codec.decode(await call(this._native.resetBranch(String(branch), to, keep, name), this._codec.EJSON))
+    return r.backup ?? null
   }
 
   async branchInfo(name) {

@@ -154,6 +154,17 @@ class Collection {
     return this.listIndexes().toArray()
   }
 
+  /**
+   * Every version of one document as this branch's history has it, newest first:
+   * `[{ lsn, time, op, document | null }]`. Page with `{ limit, before: lsn }`.
+   */
+  async history(id, options = {}) {
+    const limit = options.limit ?? 100
+    const before = options.before === undefined ? null : Number(options.before)
+    const buf = await this._call(this._native.history(this._codec.encode({ id }), limit, before))
+    return this._codec.decode(buf).v.map((h) => ({ lsn: Number(h.lsn), time: h.time, op: h.op, document: h.document ?? null }))
+  }
+
   async drop() {
     return this._call(this._native.drop())
   }

@@ -1,0 +1,61 @@
+'use strict'
+/**
+ * Time travel in JS: points in time (`at()` arguments), read-only past views, and the
+ * encoding of diff sides and reset targets for the native layer.
+ */
+const { ArgonError } = require('./errors')
+
+/**
+ * Validates an `at()` argument: a non-negative integer LSN, a valid Date, or a tag name.
+ * Returns the BSON form `{lsn}` | `{time}` | `{tag}` the native layer takes.
+ */
+function atSpec(at) {
+  if (typeof at === 'number' || typeof at === 'bigint') {
+    const n = Number(at)
+    if (!Number.isSafeInteger(n) || n < 0) throw new ArgonError('INVALID_ARGUMENT', `an LSN must be a non-negative integer, got ${String(at)}`)
+    return { lsn: n }
+  }
+  if (at instanceof Date) {
+    if (Number.isNaN(at.getTime())) throw new ArgonError('INVALID_ARGUMENT', 'invalid Date')
+    return { time: at }
+  }
+  if (typeof at === 'string' && at.length > 0) return { tag: at }
+  throw new ArgonError('INVALID_ARGUMENT', 'a point in time must be an LSN (number), a Date or a tag name (string)')
+}
+
+/** Reset targets: an LSN, a Date, a tag, or the string 'parent'. */
+function resetTarget(to) {
+  if (to === 'parent') return { parent: true }
+  if (to === undefined || to === null) throw new ArgonError('INVALID_ARGUMENT', 'resetBranch needs `to`: an LSN, a Date, a tag or "parent"')
+  return atSpec(to)
+}
+
+/**
+ * A diff side: a branch name, a Branch handle, a past view (`branch.at(x)`), or
+ * `{ branch, at }`. Handles from another Argon instance are refused.
+ */
+function point(argon, p) {
+  if (typeof p === 'string') return { branch: p }
+  if (p && typeof p === 'object') {
+    if (p._argon && p._argon !== argon) throw new ArgonError('PROJECT_MISMATCH', 'both sides of a diff must belong to the same Argon project')
+    const branch = typeof p.branch === 'string' ? p.branch : p.name
+    if (typeof branch !== 'string') throw new ArgonError('INVALID_ARGUMENT', 'a diff side needs a branch name')
+    const at = p._at !== undefined ? p._at : p.at
+    return at === undefined || at === null ? { branch } : { branch, at: atSpec(at) }
+  }
+  throw new ArgonError('INVALID_ARGUMENT', 'a diff side must be a branch name, a branch handle or { branch, at }')
+}
+
+function countsOf(collections) {
+  const out = { added: 0, changed: 0, removed: 0, collections: {} }
+  for (const [name, c] of Object.entries(collections)) {
+    const counts = { added: Number(c.added), changed: Number(c.changed), removed: Number(c.removed) }
+    out.collections[name] = counts
+    out.added += counts.added
+    out.changed += counts.changed
+    out.removed += counts.removed
+  }
+  return out
+}
+
+module.exports = { atSpec, resetTarget, point, countsOf }
