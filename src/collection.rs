@@ -263,7 +263,12 @@ impl NativeCollection {
 
     /// `id` is BSON `{ id }`. Returns `{ v: [{lsn, time, op, document}] }`, newest first.
     #[napi(catch_unwind)]
-    pub async fn history(&self, id: Buffer, limit: u32, before: Option<i64>) -> napi::Result<Buffer> {
+    pub async fn history(
+        &self,
+        id: Buffer,
+        limit: u32,
+        before: Option<i64>,
+    ) -> napi::Result<Buffer> {
         let d = doc(&id)?;
         let id = d.get("id").cloned().unwrap_or(Bson::Null);
         let v: Vec<Bson> = self

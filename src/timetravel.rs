@@ -22,7 +22,11 @@ fn point(b: &[u8]) -> napi::Result<Point> {
     let d = doc(b)?;
     let branch = d
         .get_str("branch")
-        .map_err(|_| to_napi(ArgonError::InvalidArgument("a diff side needs `branch`".into())))?
+        .map_err(|_| {
+            to_napi(ArgonError::InvalidArgument(
+                "a diff side needs `branch`".into(),
+            ))
+        })?
         .to_string();
     let at = match d.get_document("at") {
         Ok(a) => Some(AtSpec::from_document(a).napi()?),
@@ -62,7 +66,15 @@ impl NativeArgon {
     /// `{ v: [{_id, branch, lsn, createdAt}] }`
     #[napi(catch_unwind)]
     pub async fn list_tags(&self) -> napi::Result<Buffer> {
-        let v: Vec<Bson> = self.inner.clone().list_tags().await.napi()?.into_iter().map(Bson::Document).collect();
+        let v: Vec<Bson> = self
+            .inner
+            .clone()
+            .list_tags()
+            .await
+            .napi()?
+            .into_iter()
+            .map(Bson::Document)
+            .collect();
         Ok(to_bytes(&doc! {"v": v})?.into())
     }
 
@@ -83,14 +95,22 @@ impl NativeArgon {
         let (a, b) = (point(&a)?, point(&b)?);
         let r = self.inner.clone().diff(&a, &b, detailed).await.napi()?;
         let docs: Vec<Bson> = r.documents.into_iter().map(Bson::Document).collect();
-        Ok(to_bytes(&doc! {"collections": counts_doc(&r.per_collection), "documents": docs})?.into())
+        Ok(
+            to_bytes(&doc! {"collections": counts_doc(&r.per_collection), "documents": docs})?
+                .into(),
+        )
     }
 
     /// `to` is `{lsn}` | `{time}` | `{tag}` | `{parent: true}`.
     #[napi(catch_unwind)]
     pub async fn restore_preview(&self, branch: String, to: Buffer) -> napi::Result<Buffer> {
         let to = reset_to(&to)?;
-        let r = self.inner.clone().restore_preview(&branch, to).await.napi()?;
+        let r = self
+            .inner
+            .clone()
+            .restore_preview(&branch, to)
+            .await
+            .napi()?;
         Ok(to_bytes(&doc! {"collections": counts_doc(&r)})?.into())
     }
 

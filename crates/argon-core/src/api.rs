@@ -2,6 +2,7 @@
 //! `Coll` (one collection on one branch, optionally at a past LSN).
 
 use crate::branch_meta::{info_document, levels, BranchMeta, Level};
+use crate::diff::{self, Counts, DiffOutcome, Point};
 use crate::error::{ArgonError, Result};
 use crate::heads;
 use crate::names::{self, head_collection, validate_branch_name, validate_collection_name, MAIN};
@@ -9,12 +10,11 @@ use crate::options::ConnectOptions;
 use crate::project::Project;
 use crate::read::{DocCursor, FindOpts, ReadView};
 use crate::telemetry::OpTimer;
-use crate::diff::{self, Counts, DiffOutcome, Point};
 use crate::timepoint::AtSpec;
 use crate::write::{self, Change, InsertOutcome, ModifyOpts, ModifyOutcome, Target};
-use std::collections::BTreeMap;
 use mongodb::bson::{doc, Bson, DateTime, Document};
 use mongodb::options::ReturnDocument;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// A connected project.
@@ -217,7 +217,9 @@ impl Argon {
     /// Names a point: `branch` as of `at` (default: now). Returns the tag's LSN.
     pub async fn tag(&self, name: &str, branch: &str, at: Option<AtSpec>) -> Result<i64> {
         validate_branch_name(name).map_err(|_| {
-            ArgonError::InvalidArgument(format!("invalid tag name {name:?} (tags follow branch-name rules)"))
+            ArgonError::InvalidArgument(format!(
+                "invalid tag name {name:?} (tags follow branch-name rules)"
+            ))
         })?;
         self.p.branch_meta(branch).await?;
         let lsn = match &at {
@@ -225,9 +227,17 @@ impl Argon {
             None => self.p.committed_lsn().await?,
         };
         let d = doc! {"_id": name, "branch": branch, "lsn": lsn, "createdAt": DateTime::now()};
-        match self.p.db.collection::<Document>(names::TAGS).insert_one(d).await {
+        match self
+            .p
+            .db
+            .collection::<Document>(names::TAGS)
+            .insert_one(d)
+            .await
+        {
             Ok(_) => Ok(lsn),
-            Err(e) if crate::error::server_code_of(&e) == Some(11000) => Err(ArgonError::TagExists(name.to_string())),
+            Err(e) if crate::error::server_code_of(&e) == Some(11000) => {
+                Err(ArgonError::TagExists(name.to_string()))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -255,7 +265,12 @@ impl Argon {
     }
 
     pub async fn delete_tag(&self, name: &str) -> Result<()> {
-        let r = self.p.db.collection::<Document>(names::TAGS).delete_one(doc! {"_id": name}).await?;
+        let r = self
+            .p
+            .db
+            .collection::<Document>(names::TAGS)
+            .delete_one(doc! {"_id": name})
+            .await?;
         if r.deleted_count == 0 {
             return Err(ArgonError::TagNotFound(name.to_string()));
         }
@@ -272,7 +287,7 @@ impl Argon {
             let wal = self.p.wal();
             async move {
                 Ok::<_, ArgonError>(
-                    wal.find_one(doc! {"_id": {"$lte": lsn}})
+                    wal.find_one(doc! {"_id": {"$lte": crate::lsn::cut_key(lsn)}})
                         .sort(doc! {"_id": -1})
                         .projection(doc! {"t": 1})
                         .await?
@@ -280,7 +295,11 @@ impl Argon {
                 )
             }
         };
-        let entries = self.p.wal().count_documents(doc! {"b": m.id, "_id": {"$gt": earliest}}).await?;
+        let entries = self
+            .p
+            .wal()
+            .count_documents(doc! {"b": m.id, "_id": {"$gt": crate::lsn::cut_key(earliest)}})
+            .await?;
         Ok(doc! {
             "earliestLsn": earliest,
             "latestLsn": latest,
@@ -300,19 +319,31 @@ impl Argon {
     }
 
     /// What `reset_branch(branch, to)` would change, per collection. Changes nothing.
-    pub async fn restore_preview(&self, branch: &str, to: ResetTo) -> Result<BTreeMap<String, Counts>> {
+    pub async fn restore_preview(
+        &self,
+        branch: &str,
+        to: ResetTo,
+    ) -> Result<BTreeMap<String, Counts>> {
         let target = self.reset_target(branch, to).await?;
-        let current = Point { branch: branch.to_string(), at: None };
+        let current = Point {
+            branch: branch.to_string(),
+            at: None,
+        };
         Ok(self.diff(&current, &target, false).await?.per_collection)
     }
 
     async fn reset_target(&self, branch: &str, to: ResetTo) -> Result<Point> {
         let m = self.p.branch_meta(branch).await?;
         Ok(match to {
-            ResetTo::Point(at) => Point { branch: branch.to_string(), at: Some(at) },
+            ResetTo::Point(at) => Point {
+                branch: branch.to_string(),
+                at: Some(at),
+            },
             ResetTo::Parent => Point {
                 branch: m.parent.clone().ok_or_else(|| {
-                    ArgonError::InvalidArgument(format!("branch {branch:?} has no parent to reset to"))
+                    ArgonError::InvalidArgument(format!(
+                        "branch {branch:?} has no parent to reset to"
+                    ))
                 })?,
                 at: None,
             },
@@ -322,7 +353,12 @@ impl Argon {
     /// Resets `branch` to an earlier point or to its parent's head. Unless `backup` is
     /// `None`, first creates a backup branch (O(1)) holding the current state, and
     /// returns its name.
-    pub async fn reset_branch(&self, branch: &str, to: ResetTo, backup: Option<String>) -> Result<ResetOutcome> {
+    pub async fn reset_branch(
+        &self,
+        branch: &str,
+        to: ResetTo,
+        backup: Option<String>,
+    ) -> Result<ResetOutcome> {
         let t = OpTimer::start("resetBranch");
         let r = async {
             self.p.forget_branch(branch);
@@ -356,7 +392,13 @@ impl Argon {
         let lsn = self.p.committed_lsn().await?;
         let mut name = format!("{branch}-backup-{lsn}");
         let mut n = 1;
-        while self.p.branches().find_one(doc! {"_id": &name}).await?.is_some() {
+        while self
+            .p
+            .branches()
+            .find_one(doc! {"_id": &name})
+            .await?
+            .is_some()
+        {
             n += 1;
             name = format!("{branch}-backup-{lsn}-{n}");
         }
@@ -616,7 +658,12 @@ impl Coll {
 
     /// Every version of one document as this branch sees its history, newest first:
     /// `{lsn, time, op, document}` (document is null for deletes). `before` pages.
-    pub async fn history(&self, id: Bson, limit: i64, before: Option<i64>) -> Result<Vec<Document>> {
+    pub async fn history(
+        &self,
+        id: Bson,
+        limit: i64,
+        before: Option<i64>,
+    ) -> Result<Vec<Document>> {
         use futures_util::TryStreamExt;
         let levels = self.view().await?;
         let mut out = Vec::new();
@@ -624,10 +671,10 @@ impl Coll {
         for l in &levels {
             let mut range = Document::new();
             if let Some(c) = l.cut {
-                range.insert("$lte", c);
+                range.insert("$lte", crate::lsn::cut_key(c));
             }
             if let Some(b) = before {
-                range.insert("$lt", b);
+                range.insert("$lt", b << crate::lsn::SUB_BITS);
             }
             let mut filter = doc! {"b": l.id, "c": &self.name, "k": id.clone()};
             if !range.is_empty() {
@@ -655,7 +702,7 @@ impl Coll {
                     other => other,
                 };
                 out.push(doc! {
-                    "lsn": r.get_i64("_id").unwrap_or(0),
+                    "lsn": crate::lsn::lsn_of(r.get_i64("_id").unwrap_or(0)),
                     "time": r.get("t").cloned().unwrap_or(Bson::Null),
                     "op": op,
                     "document": r.get("d").cloned().unwrap_or(Bson::Null),

@@ -4,6 +4,7 @@
 
 use crate::branch_meta::{levels, BranchMeta, Level};
 use crate::error::Result;
+use crate::lsn::cut_key;
 use crate::project::Project;
 use crate::read::{FindOpts, ReadView};
 use crate::timepoint::AtSpec;
@@ -46,7 +47,11 @@ pub async fn resolve_levels(p: &Project, pt: &Point, snapshot: i64) -> Result<Ve
 
 /// `(collection, _id)` pairs that may differ between two views: every WAL record of a
 /// branch that one view includes and the other does not.
-pub async fn changed_keys(p: &Project, a: &[Level], b: &[Level]) -> Result<BTreeMap<String, Vec<Bson>>> {
+pub async fn changed_keys(
+    p: &Project,
+    a: &[Level],
+    b: &[Level],
+) -> Result<BTreeMap<String, Vec<Bson>>> {
     let mut cuts: HashMap<i32, (Option<i64>, Option<i64>)> = HashMap::new();
     for l in a {
         cuts.entry(l.id).or_default().0 = l.cut;
@@ -59,8 +64,8 @@ pub async fn changed_keys(p: &Project, a: &[Level], b: &[Level]) -> Result<BTree
     for (id, (ca, cb)) in cuts {
         let range = match (ca, cb) {
             (Some(x), Some(y)) if x == y => continue,
-            (Some(x), Some(y)) => doc! {"$gt": x.min(y), "$lte": x.max(y)},
-            (Some(x), None) | (None, Some(x)) => doc! {"$lte": x},
+            (Some(x), Some(y)) => doc! {"$gt": cut_key(x.min(y)), "$lte": cut_key(x.max(y))},
+            (Some(x), None) | (None, Some(x)) => doc! {"$lte": cut_key(x)},
             (None, None) => continue,
         };
         let mut cur = p
@@ -71,8 +76,12 @@ pub async fn changed_keys(p: &Project, a: &[Level], b: &[Level]) -> Result<BTree
             ])
             .await?;
         while let Some(d) = cur.try_next().await? {
-            let Ok(key) = d.get_document("_id") else { continue };
-            let (Ok(c), Some(k)) = (key.get_str("c"), key.get("k")) else { continue };
+            let Ok(key) = d.get_document("_id") else {
+                continue;
+            };
+            let (Ok(c), Some(k)) = (key.get_str("c"), key.get("k")) else {
+                continue;
+            };
             if seen.insert((c.to_string(), format!("{k:?}")), ()).is_none() {
                 out.entry(c.to_string()).or_default().push(k.clone());
             }
@@ -82,10 +91,19 @@ pub async fn changed_keys(p: &Project, a: &[Level], b: &[Level]) -> Result<BTree
 }
 
 /// Reads the given `_id`s of one collection through a view, keyed by `_id`.
-pub async fn read_keys(p: &Project, levels: &[Level], coll: &str, keys: &[Bson]) -> Result<HashMap<String, Document>> {
+pub async fn read_keys(
+    p: &Project,
+    levels: &[Level],
+    coll: &str,
+    keys: &[Bson],
+) -> Result<HashMap<String, Document>> {
     let mut out = HashMap::new();
     for chunk in keys.chunks(500) {
-        let view = ReadView { p, coll, levels: levels.to_vec() };
+        let view = ReadView {
+            p,
+            coll,
+            levels: levels.to_vec(),
+        };
         let docs = view
             .find(doc! {"_id": {"$in": chunk.to_vec()}}, FindOpts::default())
             .await?
@@ -115,7 +133,7 @@ pub async fn diff(p: &Project, a: &Point, b: &Point, detailed: bool) -> Result<D
             let change = match (x, y) {
                 (None, Some(_)) => "added",
                 (Some(_), None) => "removed",
-                (Some(u), Some(v)) if u != v => "changed",
+                (Some(u), Some(v)) if !crate::write::same_doc(u, v) => "changed",
                 _ => continue,
             };
             match change {

@@ -23,9 +23,9 @@ pub mod write;
 
 pub use api::{Argon, Coll, ResetOutcome, ResetTo};
 pub use diff::{Counts, DiffOutcome, Point};
-pub use timepoint::AtSpec;
 pub use error::{ArgonError, Result};
 pub use mongodb::bson;
 pub use options::ConnectOptions;
 pub use read::{DocCursor, FindOpts};
+pub use timepoint::AtSpec;
 pub use write::{Change, InsertOutcome, ModifyOpts, ModifyOutcome};

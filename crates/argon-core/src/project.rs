@@ -241,6 +241,7 @@ impl Project {
             .await?;
         Ok(last
             .and_then(|d| d.get_i64("_id").ok())
+            .map(crate::lsn::lsn_of)
             .unwrap_or(meta.fork_lsn)
             .max(meta.fork_lsn))
     }

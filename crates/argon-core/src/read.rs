@@ -99,7 +99,7 @@ impl ReadView<'_> {
         let plan = view::plan(&self.levels, self.coll, &q);
         let mut pipeline = plan.pipeline;
         if let Some(p) = o.projection.filter(|p| !p.is_empty()) {
-            pipeline.push(doc! {"$project": p});
+            pipeline.extend(view::projection_stages(&p)?);
         }
         self.aggregate_on(&plan.collection, pipeline, o.batch_size)
             .await
@@ -277,7 +277,8 @@ impl DocCursor {
             }
             let mut off = 0;
             while off < bytes.len() {
-                let len = i32::from_le_bytes(bytes[off..off + 4].try_into().expect("4 bytes")) as usize;
+                let len =
+                    i32::from_le_bytes(bytes[off..off + 4].try_into().expect("4 bytes")) as usize;
                 out.push(mongodb::bson::from_slice(&bytes[off..off + len])?);
                 off += len;
             }

@@ -9,6 +9,7 @@ use crate::branch_meta::{levels, BranchMeta, Level};
 use crate::diff::{changed_keys, resolve_levels, Counts, Point};
 use crate::error::Result;
 use crate::heads;
+use crate::lsn::LsnAlloc;
 use crate::project::Project;
 use crate::txn::TxResult;
 use crate::view::ViewQuery;
@@ -18,11 +19,7 @@ use mongodb::ClientSession;
 use std::collections::{BTreeMap, HashMap};
 
 /// Writes, on the branch whose head levels are `current`, the versions `target` has.
-pub async fn apply(
-    p: &Project,
-    branch: &str,
-    target: &Point,
-) -> Result<BTreeMap<String, Counts>> {
+pub async fn apply(p: &Project, branch: &str, target: &Point) -> Result<BTreeMap<String, Counts>> {
     let snapshot = p.committed_lsn().await?;
     let chain = p.chain(branch).await?;
     let owned: Vec<BranchMeta> = chain.iter().map(|b| (**b).clone()).collect();
@@ -35,7 +32,14 @@ pub async fn apply(
         uniques.insert(coll.clone(), heads::ensure_head(p, &chain_ids, coll).await?);
     }
     let head_levels = levels(&owned, None);
-    crate::in_txn!(p, |s| compensate(p, s, &head_levels, &target_levels, &keys, &uniques))
+    crate::in_txn!(p, |s| compensate(
+        p,
+        s,
+        &head_levels,
+        &target_levels,
+        &keys,
+        &uniques
+    ))
 }
 
 async fn compensate(
@@ -47,8 +51,15 @@ async fn compensate(
     uniques: &HashMap<String, Vec<heads::UniqueIndex>>,
 ) -> TxResult<BTreeMap<String, Counts>> {
     let mut out = BTreeMap::new();
+    // The whole reset is one logical write: one LSN.
+    let mut alloc = LsnAlloc::default();
     for (coll, ks) in keys {
-        let target = Target { p, coll, levels: target_levels.to_vec(), uniques: Vec::new() };
+        let target = Target {
+            p,
+            coll,
+            levels: target_levels.to_vec(),
+            uniques: Vec::new(),
+        };
         let current = Target {
             p,
             coll,
@@ -57,7 +68,10 @@ async fn compensate(
         };
         let mut wanted = HashMap::new();
         for chunk in ks.chunks(500) {
-            let q = ViewQuery { filter: doc! {"_id": {"$in": chunk.to_vec()}}, ..Default::default() };
+            let q = ViewQuery {
+                filter: doc! {"_id": {"$in": chunk.to_vec()}},
+                ..Default::default()
+            };
             for mut d in view_in_txn(&target, s, &q).await? {
                 crate::names::strip_reserved(&mut d);
                 wanted.insert(format!("{:?}", d.get("_id").unwrap_or(&Bson::Null)), d);
@@ -70,8 +84,19 @@ async fn compensate(
                 None => Change::Delete,
             };
             let is_delete = matches!(change, Change::Delete);
-            let o = ModifyOpts { upsert: true, ..Default::default() };
-            let r = modify_in_txn(&current, s, &doc! {"_id": k.clone()}, &change, &o).await?;
+            let o = ModifyOpts {
+                upsert: true,
+                ..Default::default()
+            };
+            let r = modify_in_txn(
+                &current,
+                s,
+                &doc! {"_id": k.clone()},
+                &change,
+                &o,
+                &mut alloc,
+            )
+            .await?;
             if is_delete {
                 counts.removed += r.deleted;
             } else if r.upserted_id.is_some() {

@@ -7,19 +7,21 @@ use std::cmp::Ordering;
 fn type_rank(b: &Bson) -> u8 {
     match b {
         Bson::MinKey => 0,
-        Bson::Null | Bson::Undefined => 1,
-        Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_) | Bson::Decimal128(_) => 2,
-        Bson::String(_) | Bson::Symbol(_) => 3,
-        Bson::Document(_) => 4,
-        Bson::Array(_) => 5,
-        Bson::Binary(_) => 6,
-        Bson::ObjectId(_) => 7,
-        Bson::Boolean(_) => 8,
-        Bson::DateTime(_) => 9,
-        Bson::Timestamp(_) => 10,
-        Bson::RegularExpression(_) => 11,
-        Bson::MaxKey => 13,
-        _ => 12,
+        // Sort keys use Undefined for an empty array, which sorts before null.
+        Bson::Undefined => 1,
+        Bson::Null => 2,
+        Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_) | Bson::Decimal128(_) => 3,
+        Bson::String(_) | Bson::Symbol(_) => 4,
+        Bson::Document(_) => 5,
+        Bson::Array(_) => 6,
+        Bson::Binary(_) => 7,
+        Bson::ObjectId(_) => 8,
+        Bson::Boolean(_) => 9,
+        Bson::DateTime(_) => 10,
+        Bson::Timestamp(_) => 11,
+        Bson::RegularExpression(_) => 12,
+        Bson::MaxKey => 14,
+        _ => 13,
     }
 }
 
@@ -60,7 +62,7 @@ pub fn compare(a: &Bson, b: &Bson) -> Ordering {
         (Bson::Binary(x), Bson::Binary(y)) => {
             (x.bytes.len(), &x.bytes).cmp(&(y.bytes.len(), &y.bytes))
         }
-        _ if ra == 2 => as_f64(a).partial_cmp(&as_f64(b)).unwrap_or(Ordering::Equal),
+        _ if ra == 3 => as_f64(a).partial_cmp(&as_f64(b)).unwrap_or(Ordering::Equal),
         _ => Ordering::Equal,
     }
 }
@@ -75,21 +77,76 @@ fn compare_docs(x: &Document, y: &Document) -> Ordering {
     x.len().cmp(&y.len())
 }
 
-/// The value at a dotted path (missing = Null, as MongoDB sorts it).
-pub fn get_path(d: &Document, path: &str) -> Bson {
-    let mut cur = Bson::Document(d.clone());
-    for part in path.split('.') {
-        cur = match cur {
-            Bson::Document(doc) => doc.get(part).cloned().unwrap_or(Bson::Null),
-            _ => return Bson::Null,
-        };
+/// Every value a dotted path reaches, descending through arrays of subdocuments as
+/// MongoDB does (`it.q` over `[{q: 2}, {q: 5}]` reaches 2 and 5).
+fn values_at(b: &Bson, parts: &[&str], out: &mut Vec<Bson>) {
+    let Some((first, rest)) = parts.split_first() else {
+        out.push(b.clone());
+        return;
+    };
+    match b {
+        Bson::Document(d) => {
+            if let Some(v) = d.get(*first) {
+                values_at(v, rest, out);
+            }
+        }
+        Bson::Array(a) => {
+            if let Ok(i) = first.parse::<usize>() {
+                if let Some(v) = a.get(i) {
+                    values_at(v, rest, out);
+                }
+            } else {
+                for v in a {
+                    if matches!(v, Bson::Document(_)) {
+                        values_at(v, parts, out);
+                    }
+                }
+            }
+        }
+        _ => {}
     }
-    cur
+}
+
+/// The value at a dotted path: missing = Null (as MongoDB sorts it); through arrays of
+/// subdocuments, the array of reached values.
+pub fn get_path(d: &Document, path: &str) -> Bson {
+    let parts: Vec<&str> = path.split('.').collect();
+    let mut out = Vec::new();
+    values_at(&Bson::Document(d.clone()), &parts, &mut out);
+    let through_array = {
+        let mut cur = Some(Bson::Document(d.clone()));
+        let mut arr = false;
+        for p in &parts {
+            cur = match cur {
+                Some(Bson::Document(doc)) => doc.get(*p).cloned(),
+                Some(Bson::Array(_)) => {
+                    arr = true;
+                    None
+                }
+                _ => None,
+            };
+        }
+        arr
+    };
+    match (out.len(), through_array) {
+        (0, false) => Bson::Null,
+        (1, false) => out.pop().unwrap_or(Bson::Null),
+        _ => Bson::Array(out),
+    }
+}
+
+/// Whether a dotted path exists in the document.
+pub fn has_path(d: &Document, path: &str) -> bool {
+    let parts: Vec<&str> = path.split('.').collect();
+    let mut out = Vec::new();
+    values_at(&Bson::Document(d.clone()), &parts, &mut out);
+    !out.is_empty()
 }
 
 /// The sort key of an array field: its smallest element ascending, largest descending.
 fn sort_key(v: Bson, desc: bool) -> Bson {
     match v {
+        Bson::Array(a) if a.is_empty() => Bson::Undefined,
         Bson::Array(a) if !a.is_empty() => {
             let it = a.into_iter();
             if desc {
@@ -145,5 +202,27 @@ mod tests {
         sort_documents(&mut v, &doc! {"a": -1});
         assert_eq!(get_path(&v[0], "a"), Bson::Document(doc! {"b": 1}));
         assert_eq!(get_path(&doc! {"a": {"b": 3}}, "a.b"), Bson::Int32(3));
+        // Through arrays of subdocuments, and empty arrays before null.
+        let mut v = vec![
+            doc! {"_id": 1, "it": [{"q": 2}, {"q": 5}]},
+            doc! {"_id": 2, "it": [{"q": 1}]},
+            doc! {"_id": 3, "it": [{"q": 7}]},
+        ];
+        sort_documents(&mut v, &doc! {"it.q": -1});
+        assert_eq!(v[0].get_i32("_id").unwrap(), 3);
+        let mut v = vec![
+            doc! {"_id": 1, "t": ["b"]},
+            doc! {"_id": 2, "t": []},
+            doc! {"_id": 3},
+        ];
+        sort_documents(&mut v, &doc! {"t": 1});
+        assert_eq!(
+            v.iter()
+                .map(|d| d.get_i32("_id").unwrap())
+                .collect::<Vec<_>>(),
+            vec![2, 3, 1]
+        );
+        assert!(has_path(&doc! {"a": null}, "a"));
+        assert!(!has_path(&doc! {"b": 1}, "a"));
     }
 }

@@ -30,7 +30,9 @@ impl AtSpec {
             if f.fract() == 0.0 && f >= 0.0 && f < 9.0e15 {
                 return Ok(AtSpec::Lsn(f as i64));
             }
-            return Err(ArgonError::InvalidArgument(format!("an LSN must be a non-negative integer, got {f}")));
+            return Err(ArgonError::InvalidArgument(format!(
+                "an LSN must be a non-negative integer, got {f}"
+            )));
         }
         if let Ok(t) = d.get_datetime("time") {
             return Ok(AtSpec::Time(*t));
@@ -59,7 +61,8 @@ impl Project {
     /// The newest readable point before the retention window: the LSN that was current
     /// when the window began (0 when the project is younger than the window).
     pub async fn earliest_lsn(&self) -> Result<i64> {
-        let start = DateTime::from_millis(DateTime::now().timestamp_millis() - self.retention_ms as i64);
+        let start =
+            DateTime::from_millis(DateTime::now().timestamp_millis() - self.retention_ms as i64);
         let last_before = self
             .db
             .collection::<Document>(WAL)
@@ -67,7 +70,10 @@ impl Project {
             .sort(doc! {"t": -1, "_id": -1})
             .projection(doc! {"_id": 1})
             .await?;
-        Ok(last_before.and_then(|d| d.get_i64("_id").ok()).unwrap_or(0))
+        Ok(last_before
+            .and_then(|d| d.get_i64("_id").ok())
+            .map(crate::lsn::lsn_of)
+            .unwrap_or(0))
     }
 
     /// Resolves a point to an LSN that is readable now.
@@ -96,6 +102,7 @@ impl Project {
                     .projection(doc! {"_id": 1})
                     .await?
                     .and_then(|d| d.get_i64("_id").ok())
+                    .map(crate::lsn::lsn_of)
                     .unwrap_or(0)
             }
             AtSpec::Tag(name) => self
@@ -107,7 +114,9 @@ impl Project {
                 .ok_or_else(|| ArgonError::TagNotFound(name.clone()))?,
         };
         if lsn < 0 {
-            return Err(ArgonError::InvalidArgument(format!("LSN {lsn} is negative")));
+            return Err(ArgonError::InvalidArgument(format!(
+                "LSN {lsn} is negative"
+            )));
         }
         let latest = self.committed_lsn().await?;
         if lsn > latest {

@@ -5,6 +5,7 @@
 //! from the WAL's closed-version index (`e > L >= _id`).
 
 use crate::branch_meta::Level;
+use crate::lsn::cut_key;
 use crate::names::{head_collection, F_DEL, F_EXCL, F_FIRST, F_LSN, F_SRC, MAIN_ID, WAL};
 use mongodb::bson::{doc, Bson, Document};
 
@@ -43,9 +44,9 @@ fn live_at(level: &Level) -> Document {
     match (level.id == MAIN_ID, level.cut) {
         // main holds no tombstones; rows written outside Argon count as LSN 0.
         (true, None) => doc! {},
-        (true, Some(c)) => doc! {F_LSN: {"$not": {"$gt": c}}},
+        (true, Some(c)) => doc! {F_LSN: {"$not": {"$gt": cut_key(c)}}},
         (false, None) => doc! {F_LSN: {"$exists": true}},
-        (false, Some(c)) => doc! {F_LSN: {"$lte": c}},
+        (false, Some(c)) => doc! {F_LSN: {"$lte": cut_key(c)}},
     }
 }
 
@@ -61,7 +62,7 @@ fn exclusions(levels: &[Level], upto: usize, coll: &str) -> Vec<Document> {
         };
         let inner = match nearer.cut {
             Some(c) => vec![
-                doc! {"$match": {F_FIRST: {"$lte": c}}},
+                doc! {"$match": {F_FIRST: {"$lte": cut_key(c)}}},
                 doc! {"$project": {"_id": 1}},
             ],
             None => vec![doc! {"$project": {"_id": 1}}],
@@ -112,7 +113,7 @@ pub fn parts(levels: &[Level], coll: &str, q: &ViewQuery, separate: bool) -> Vec
         // Versions that were current at the cut but have been superseded since.
         if let Some(c) = level.cut {
             let mut past = vec![
-                doc! {"$match": {"b": level.id, "c": coll, "e": {"$gt": c}, "_id": {"$lte": c}}},
+                doc! {"$match": {"b": level.id, "c": coll, "e": {"$gt": cut_key(c)}, "_id": {"$lte": cut_key(c)}}},
                 doc! {"$replaceRoot": {"newRoot": "$d"}},
             ];
             if !q.filter.is_empty() {
@@ -168,31 +169,95 @@ pub fn is_plain(levels: &[Level]) -> bool {
     levels.len() == 1 && levels[0].id == MAIN_ID && levels[0].cut.is_none()
 }
 
-/// Adds the exclusion of Argon's reserved fields to a user projection, so a plain `find`
-/// on `main` returns exactly the user's documents.
-pub fn plain_projection(user: Option<&Document>) -> Document {
-    let Some(p) = user.filter(|p| !p.is_empty()) else {
-        return doc! {F_LSN: 0};
-    };
-    let inclusion = p.iter().any(|(k, v)| {
+fn is_inclusion(p: &Document) -> bool {
+    p.iter().any(|(k, v)| {
         k != "_id"
             && match v {
                 Bson::Int32(n) => *n != 0,
                 Bson::Int64(n) => *n != 0,
                 Bson::Double(n) => *n != 0.0,
                 Bson::Boolean(b) => *b,
-                // $slice/$elemMatch alone do not make a projection inclusive.
-                Bson::Document(d) => !d.keys().all(|k| k == "$slice" || k == "$elemMatch"),
+                // `$slice` alone keeps the other fields; `$elemMatch`, `$meta` and
+                // expressions make a projection inclusive.
+                Bson::Document(d) => !d.keys().all(|k| k == "$slice"),
                 _ => true,
             }
-    });
-    if inclusion {
+    })
+}
+
+/// Adds the exclusion of Argon's reserved fields to a user projection, so a plain `find`
+/// on `main` returns exactly the user's documents.
+pub fn plain_projection(user: Option<&Document>) -> Document {
+    let Some(p) = user.filter(|p| !p.is_empty()) else {
+        return doc! {F_LSN: 0};
+    };
+    let only_id = p.keys().all(|k| k == "_id");
+    if is_inclusion(p)
+        || (only_id
+            && p.iter()
+                .all(|(_, v)| v.as_i32() != Some(0) && v.as_bool() != Some(false)))
+    {
         p.clone()
     } else {
         let mut p = p.clone();
         p.insert(F_LSN, 0);
         p
     }
+}
+
+/// Translates a find projection into pipeline stages for views (which are
+/// aggregations). `$slice` becomes an expression; `$elemMatch`, positional `.$` and
+/// `$meta` have no faithful pipeline form and are refused with INVALID_ARGUMENT.
+pub fn projection_stages(p: &Document) -> crate::Result<Vec<Document>> {
+    let mut slices = Document::new();
+    let mut rest = Document::new();
+    for (k, v) in p {
+        if k.ends_with(".$") {
+            return Err(crate::ArgonError::InvalidArgument(format!(
+                "the positional projection {k:?} is supported on main's head only; project the array and pick the element"
+            )));
+        }
+        match v {
+            Bson::Document(d) if d.contains_key("$slice") && d.len() == 1 => {
+                let path = format!("${k}");
+                let args = match d.get("$slice") {
+                    Some(Bson::Array(a)) => {
+                        let mut v = vec![Bson::String(path.clone())];
+                        v.extend(a.iter().cloned());
+                        v
+                    }
+                    Some(n) => vec![Bson::String(path.clone()), n.clone()],
+                    None => unreachable!("checked above"),
+                };
+                slices.insert(
+                    k.clone(),
+                    doc! {"$cond": [{"$isArray": path.clone()}, {"$slice": args}, path]},
+                );
+            }
+            Bson::Document(d) if d.keys().any(|k| k == "$elemMatch" || k == "$meta") => {
+                return Err(crate::ArgonError::InvalidArgument(format!(
+                    "projection operator in {k:?} is supported on main's head only"
+                )));
+            }
+            other => {
+                rest.insert(k.clone(), other.clone());
+            }
+        }
+    }
+    if is_inclusion(&rest) {
+        for (k, v) in slices {
+            rest.insert(k, v);
+        }
+        return Ok(vec![doc! {"$project": rest}]);
+    }
+    let mut stages = Vec::new();
+    if !slices.is_empty() {
+        stages.push(doc! {"$set": slices});
+    }
+    if !rest.is_empty() {
+        stages.push(doc! {"$project": rest});
+    }
+    Ok(stages)
 }
 
 #[cfg(test)]
@@ -227,7 +292,10 @@ mod tests {
         assert!(text.contains("$unionWith"));
         assert!(text.contains("\"from\": String(\"__argon.h.4.users\")"));
         // main at cut 10: head rows with lsn <= 10 plus closed versions alive at 10.
-        assert!(text.contains("\"e\": Document({\"$gt\": Int64(10)})"));
+        assert!(text.contains(&format!(
+            "\"e\": Document({{\"$gt\": Int64({})}})",
+            cut_key(10)
+        )));
     }
 
     #[test]
@@ -241,6 +309,18 @@ mod tests {
         assert_eq!(
             plain_projection(Some(&doc! {"arr": {"$slice": 2}})),
             doc! {"arr": {"$slice": 2}, F_LSN: 0}
+        );
+        assert_eq!(plain_projection(Some(&doc! {"_id": 1})), doc! {"_id": 1});
+        assert_eq!(
+            plain_projection(Some(&doc! {"_id": 0})),
+            doc! {"_id": 0, F_LSN: 0}
+        );
+        let em = doc! {"a": {"$elemMatch": {"k": 2}}};
+        assert_eq!(plain_projection(Some(&em)), em);
+        assert!(projection_stages(&em).is_err());
+        assert_eq!(
+            projection_stages(&doc! {"a": 0}).unwrap(),
+            vec![doc! {"$project": {"a": 0}}]
         );
     }
 }

@@ -7,12 +7,12 @@
 use crate::branch_meta::Level;
 use crate::error::{ArgonError, Result};
 use crate::heads::UniqueIndex;
-use crate::lsn;
+use crate::lsn::LsnAlloc;
 use crate::names::{
     head_collection, strip_reserved, F_DEL, F_FIRST, F_LSN, F_SRC, MAIN_ID, SCRATCH,
 };
 use crate::project::Project;
-use crate::sort::{get_path, sort_documents};
+use crate::sort::{get_path, has_path, sort_documents};
 use crate::txn::TxResult;
 use crate::view::{self, ViewQuery};
 use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime, Document};
@@ -202,6 +202,15 @@ fn user_update(update: &Bson) -> Result<UpdateModifications> {
     }
 }
 
+/// Byte-exact document equality: field order matters, as it does to MongoDB when it
+/// decides whether an update modified a document.
+pub(crate) fn same_doc(a: &Document, b: &Document) -> bool {
+    match (mongodb::bson::to_vec(a), mongodb::bson::to_vec(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
 /// Hashable key of a BSON value (for `_id` maps).
 fn id_key(b: &Bson) -> String {
     format!("{b:?}")
@@ -218,17 +227,50 @@ async fn check_unique_vs_ancestors(
         return Ok(());
     }
     for u in &t.uniques {
+        // A partial index constrains only documents that match its filter: ask the
+        // server which after-images (already written to the head in this transaction) do.
+        let in_scope: Vec<&Document> = match &u.partial {
+            None => afters.iter().collect(),
+            Some(pf) => {
+                let ids: Vec<Bson> = afters
+                    .iter()
+                    .filter_map(|d| d.get("_id").cloned())
+                    .collect();
+                let mut cur = t
+                    .head()
+                    .find(doc! {"$and": [{"_id": {"$in": ids}}, pf.clone()]})
+                    .projection(doc! {"_id": 1})
+                    .session(&mut *s)
+                    .await?;
+                let mut hit = std::collections::HashSet::new();
+                while let Some(d) = cur.next(&mut *s).await {
+                    hit.insert(id_key(d?.get("_id").unwrap_or(&Bson::Null)));
+                }
+                afters
+                    .iter()
+                    .filter(|d| hit.contains(&id_key(d.get("_id").unwrap_or(&Bson::Null))))
+                    .collect()
+            }
+        };
         let mut ors = Vec::new();
-        for d in afters {
+        for d in in_scope {
             let mut f = Document::new();
             let mut all_missing = true;
             for k in &u.keys {
-                let v = get_path(d, k);
-                all_missing &= v == Bson::Null;
-                f.insert(k.clone(), v);
+                all_missing &= !has_path(d, k);
+                f.insert(k.clone(), get_path(d, k));
             }
-            if u.sparse && all_missing {
-                continue;
+            if u.sparse {
+                if all_missing {
+                    continue;
+                }
+                // A sparse index holds only documents that have one of its fields.
+                let exists: Vec<Bson> = u
+                    .keys
+                    .iter()
+                    .map(|k| Bson::Document(doc! {k.clone(): {"$exists": true}}))
+                    .collect();
+                f = doc! {"$and": [f, {"$or": exists}]};
             }
             ors.push(Bson::Document(f));
         }
@@ -353,7 +395,9 @@ async fn insert_rows(
 
 async fn insert_batch(t: &Target<'_>, s: &mut ClientSession, batch: &[Document]) -> TxResult<()> {
     let now = DateTime::now();
-    let n0 = lsn::allocate(&t.p.db, s, batch.len() as i64).await?;
+    let n0 = LsnAlloc::default()
+        .take(&t.p.db, s, batch.len() as i64)
+        .await?;
     insert_rows(t, s, batch, n0, now).await
 }
 
@@ -432,64 +476,50 @@ pub async fn insert_many(
     Ok(out)
 }
 
-/// The `_id` an upserted replacement gets: its own, else the filter's equality on `_id`.
-fn upsert_id(replacement: &Document, filter: &Document) -> Bson {
-    if let Some(id) = replacement.get("_id") {
-        return id.clone();
-    }
-    match filter.get("_id") {
-        Some(Bson::Document(d)) if d.keys().any(|k| k.starts_with('$')) => d
-            .get("$eq")
-            .cloned()
-            .unwrap_or_else(|| ObjectId::new().into()),
-        Some(v) => v.clone(),
-        None => ObjectId::new().into(),
-    }
-}
-
 async fn upsert(
     t: &Target<'_>,
     s: &mut ClientSession,
     filter: &Document,
     change: &Change,
     now: DateTime,
+    alloc: &mut LsnAlloc,
 ) -> TxResult<Document> {
+    // Let the server build the upserted document exactly as it would (the `_id` and
+    // equality fields taken from the filter, $setOnInsert, operators) in a scratch
+    // collection inside this transaction, then insert it through the normal path.
+    let scratch = t.p.db.collection::<Document>(SCRATCH);
     let new_doc = match change {
         Change::Replace(r) => {
-            let mut d = doc! {"_id": upsert_id(r, filter)};
-            for (k, v) in r {
-                if k != "_id" {
-                    d.insert(k.clone(), v.clone());
-                }
-            }
-            d
+            scratch
+                .find_one_and_replace(filter.clone(), r.clone())
+                .upsert(true)
+                .return_document(ReturnDocument::After)
+                .session(&mut *s)
+                .await?
         }
         Change::Update {
             update,
             array_filters,
         } => {
-            // Let the server build the upserted document (equality fields of the filter,
-            // $setOnInsert, operators) in a scratch collection, inside this transaction.
-            let scratch = t.p.db.collection::<Document>(SCRATCH);
-            let d = scratch
+            let mut a = scratch
                 .find_one_and_update(filter.clone(), user_update(update)?)
                 .upsert(true)
-                .return_document(ReturnDocument::After)
-                .array_filters(array_filters.clone().unwrap_or_default())
-                .session(&mut *s)
-                .await?
-                .ok_or_else(|| ArgonError::Internal("upsert produced no document".into()))?;
-            scratch
-                .delete_one(doc! {"_id": d.get("_id").cloned().unwrap_or(Bson::Null)})
-                .session(&mut *s)
-                .await?;
-            d
+                .return_document(ReturnDocument::After);
+            if let Some(af) = array_filters {
+                a = a.array_filters(af.clone());
+            }
+            a.session(&mut *s).await?
         }
         Change::Delete => return Err(ArgonError::Internal("upsert of a delete".into()).into()),
-    };
+    }
+    .ok_or_else(|| ArgonError::Internal("upsert produced no document".into()))?;
+    scratch
+        .delete_one(doc! {"_id": new_doc.get("_id").cloned().unwrap_or(Bson::Null)})
+        .session(&mut *s)
+        .await?;
     let raw = mongodb::bson::RawDocumentBuf::from_document(&new_doc).map_err(ArgonError::from)?;
     crate::names::check_user_document(&raw)?;
-    let n0 = lsn::allocate(&t.p.db, s, 1).await?;
+    let n0 = alloc.take(&t.p.db, s, 1).await?;
     insert_rows(t, s, std::slice::from_ref(&new_doc), n0, now).await?;
     Ok(new_doc)
 }
@@ -537,7 +567,14 @@ pub async fn modify(
         let raw = mongodb::bson::RawDocumentBuf::from_document(r)?;
         crate::names::check_user_document(&raw)?;
     }
-    crate::in_txn!(t.p, |s| modify_in_txn(t, s, &filter, &change, &o))
+    crate::in_txn!(t.p, |s| modify_in_txn(
+        t,
+        s,
+        &filter,
+        &change,
+        &o,
+        &mut LsnAlloc::default()
+    ))
 }
 
 pub(crate) async fn modify_in_txn(
@@ -546,6 +583,7 @@ pub(crate) async fn modify_in_txn(
     filter: &Document,
     change: &Change,
     o: &ModifyOpts,
+    alloc: &mut LsnAlloc,
 ) -> TxResult<ModifyOutcome> {
     let now = DateTime::now();
     let mut out = ModifyOutcome::default();
@@ -559,7 +597,7 @@ pub(crate) async fn modify_in_txn(
     let targets = view_in_txn(t, s, &q).await?;
     if targets.is_empty() {
         if o.upsert && !matches!(change, Change::Delete) {
-            let d = upsert(t, s, filter, change, now).await?;
+            let d = upsert(t, s, filter, change, now, alloc).await?;
             out.upserted_id = d.get("_id").cloned();
             if o.want_doc && o.return_after {
                 out.doc = Some(match &o.projection {
@@ -570,7 +608,7 @@ pub(crate) async fn modify_in_txn(
         }
         return Ok(out);
     }
-    let n0 = lsn::allocate(&t.p.db, s, targets.len() as i64).await?;
+    let n0 = alloc.take(&t.p.db, s, targets.len() as i64).await?;
     let mut wal = Vec::new();
     let mut afters = Vec::new();
     let mut returned = None;
@@ -616,8 +654,9 @@ pub(crate) async fn modify_in_txn(
                 }
                 let upd = with_reserved(update, doc! {F_LSN: lsn})?;
                 let head = t.head();
+                // The user's filter stays on so positional `$` updates find their element.
                 let mut a = head
-                    .find_one_and_update(doc! {"_id": k.clone()}, upd)
+                    .find_one_and_update(doc! {"$and": [{"_id": k.clone()}, filter.clone()]}, upd)
                     .return_document(ReturnDocument::After);
                 if let Some(af) = array_filters {
                     a = a.array_filters(af.clone());
@@ -627,7 +666,7 @@ pub(crate) async fn modify_in_txn(
                     .await?
                     .ok_or_else(|| ArgonError::Internal("updated row vanished".into()))?;
                 strip_reserved(&mut after);
-                if after == before {
+                if same_doc(&after, &before) {
                     // A no-op: undo Argon's own bookkeeping so nothing observable changes.
                     if own {
                         let undo = match prev_lsn {
@@ -670,7 +709,7 @@ pub(crate) async fn modify_in_txn(
                         after.insert(f.clone(), v.clone());
                     }
                 }
-                if after == before {
+                if same_doc(&after, &before) {
                     if o.want_doc {
                         returned = Some(before);
                     }

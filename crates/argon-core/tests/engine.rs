@@ -69,7 +69,7 @@ async fn branches_are_isolated_and_lsns_increase() {
         .await
         .unwrap();
     let l1 = head(&a, "main").await;
-    assert_eq!(l1, 2);
+    assert_eq!(l1, 1, "one insertMany is one logical write: one LSN");
     a.create_branch("f", Some("main"), None).await.unwrap();
     let f = a.collection("f", "c", None).unwrap();
     f.modify("updateOne", doc! {"_id": 1}, set(10), ModifyOpts::default())
@@ -210,45 +210,123 @@ async fn branch_creation_copies_nothing() {
 async fn tags_diff_and_reset_round_trip() {
     let a = open().await;
     let main = a.collection("main", "c", None).unwrap();
-    main.insert_many((0..6).map(|i| doc! {"_id": i, "v": i}).collect(), true).await.unwrap();
+    main.insert_many((0..6).map(|i| doc! {"_id": i, "v": i}).collect(), true)
+        .await
+        .unwrap();
     a.create_branch("kid", Some("main"), None).await.unwrap();
     let good = head(&a, "main").await;
     a.tag("good", "main", None).await.unwrap();
     let original = all(&a, "main", None).await;
     // A bad migration: changes 2 documents, deletes 1, adds 1.
-    main.modify("updateMany", doc! {"v": {"$lt": 2}}, set(-1), ModifyOpts { multi: true, ..Default::default() }).await.unwrap();
-    main.modify("deleteOne", doc! {"_id": 5}, Change::Delete, ModifyOpts::default()).await.unwrap();
-    main.insert_many(vec![doc! {"_id": 9, "v": 9}], true).await.unwrap();
+    main.modify(
+        "updateMany",
+        doc! {"v": {"$lt": 2}},
+        set(-1),
+        ModifyOpts {
+            multi: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    main.modify(
+        "deleteOne",
+        doc! {"_id": 5},
+        Change::Delete,
+        ModifyOpts::default(),
+    )
+    .await
+    .unwrap();
+    main.insert_many(vec![doc! {"_id": 9, "v": 9}], true)
+        .await
+        .unwrap();
     let bad = all(&a, "main", None).await;
-    let head_pt = Point { branch: "main".into(), at: None };
-    let good_pt = Point { branch: "main".into(), at: Some(AtSpec::Tag("good".into())) };
+    let head_pt = Point {
+        branch: "main".into(),
+        at: None,
+    };
+    let good_pt = Point {
+        branch: "main".into(),
+        at: Some(AtSpec::Tag("good".into())),
+    };
     let d = a.diff(&good_pt, &head_pt, true).await.unwrap();
     let c = &d.per_collection["c"];
     assert_eq!((c.added, c.changed, c.removed), (1, 2, 1));
     assert_eq!(d.documents.len(), 4);
-    let preview = a.restore_preview("main", ResetTo::Point(AtSpec::Lsn(good))).await.unwrap();
+    let preview = a
+        .restore_preview("main", ResetTo::Point(AtSpec::Lsn(good)))
+        .await
+        .unwrap();
     assert_eq!(preview["c"].changed, 2);
-    assert_eq!(all(&a, "main", None).await, bad, "a preview changes nothing");
+    assert_eq!(
+        all(&a, "main", None).await,
+        bad,
+        "a preview changes nothing"
+    );
     let kid_before = all(&a, "kid", None).await;
-    let r = a.reset_branch("main", ResetTo::Point(AtSpec::Lsn(good)), Some("main-bk".into())).await.unwrap();
+    let r = a
+        .reset_branch(
+            "main",
+            ResetTo::Point(AtSpec::Lsn(good)),
+            Some("main-bk".into()),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.backup.as_deref(), Some("main-bk"));
     assert_eq!(all(&a, "main", None).await, original);
-    assert_eq!(all(&a, "main-bk", None).await, bad, "the backup keeps the pre-reset state");
-    assert_eq!(all(&a, "kid", None).await, kid_before, "children never see a reset");
+    assert_eq!(
+        all(&a, "main-bk", None).await,
+        bad,
+        "the backup keeps the pre-reset state"
+    );
+    assert_eq!(
+        all(&a, "kid", None).await,
+        kid_before,
+        "children never see a reset"
+    );
     // Undo the reset: the backup forked at the pre-reset head, so reset to that point.
-    let bk_fork = a.branch_info("main-bk").await.unwrap().get_i64("forkLsn").unwrap();
-    a.reset_branch("main", ResetTo::Point(AtSpec::Lsn(bk_fork)), None).await.unwrap();
-    assert_eq!(all(&a, "main", None).await, bad, "the original (pre-reset) state is back");
-    let back = Point { branch: "main-bk".into(), at: None };
-    assert!(a.diff(&back, &head_pt, false).await.unwrap().per_collection.is_empty());
+    let bk_fork = a
+        .branch_info("main-bk")
+        .await
+        .unwrap()
+        .get_i64("forkLsn")
+        .unwrap();
+    a.reset_branch("main", ResetTo::Point(AtSpec::Lsn(bk_fork)), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        all(&a, "main", None).await,
+        bad,
+        "the original (pre-reset) state is back"
+    );
+    let back = Point {
+        branch: "main-bk".into(),
+        at: None,
+    };
+    assert!(a
+        .diff(&back, &head_pt, false)
+        .await
+        .unwrap()
+        .per_collection
+        .is_empty());
     assert_eq!(all(&a, "kid", None).await, kid_before);
     // History: newest first, including the reset's compensating version.
     let h = main.history(Bson::Int32(0), 10, None).await.unwrap();
     let ops: Vec<&str> = h.iter().map(|d| d.get_str("op").unwrap()).collect();
     assert_eq!(ops, vec!["replace", "replace", "update", "insert"]);
     // Out-of-range points are refused with a clear code.
-    let e = a.collection("main", "c", Some(AtSpec::Lsn(10_000))).unwrap().count_documents(doc! {}, None, None).await.unwrap_err();
+    let e = a
+        .collection("main", "c", Some(AtSpec::Lsn(10_000)))
+        .unwrap()
+        .count_documents(doc! {}, None, None)
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), "LSN_OUT_OF_RANGE");
-    let e = a.collection("main", "c", Some(AtSpec::Tag("nope".into()))).unwrap().count_documents(doc! {}, None, None).await.unwrap_err();
+    let e = a
+        .collection("main", "c", Some(AtSpec::Tag("nope".into())))
+        .unwrap()
+        .count_documents(doc! {}, None, None)
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), "TAG_NOT_FOUND");
 }
