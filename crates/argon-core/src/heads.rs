@@ -46,16 +46,38 @@ fn live_clause() -> Document {
     doc! {F_LSN: {"$exists": true}}
 }
 
+/// The conjunction Argon uses on child heads to express a sparse unique index.
+fn sparse_clause(keys: &Document) -> Document {
+    let exists: Vec<Bson> = keys
+        .keys()
+        .map(|k| Bson::Document(doc! {k: {"$exists": true}}))
+        .collect();
+    doc! {"$and": exists}
+}
+
+/// Recovers the user's index spec from a child head's: removes Argon's live-row clause
+/// and turns its sparse conjunction back into `sparse: true`.
 fn unwrap_live_clause(mut spec: Document) -> Document {
-    if let Ok(p) = spec.get_document("partialFilterExpression").cloned() {
-        if p == live_clause() {
-            spec.remove("partialFilterExpression");
-        } else if let Ok(arr) = p.get_array("$and") {
-            if arr.len() == 2 && arr[1] == Bson::Document(live_clause()) {
-                if let Bson::Document(orig) = &arr[0] {
-                    spec.insert("partialFilterExpression", orig.clone());
-                }
+    let Ok(p) = spec.get_document("partialFilterExpression").cloned() else {
+        return spec;
+    };
+    let user_part = if p == live_clause() {
+        None
+    } else {
+        match p.get_array("$and") {
+            Ok(arr) if arr.len() == 2 && arr[1] == Bson::Document(live_clause()) => {
+                arr[0].as_document().cloned()
             }
+            _ => return spec,
+        }
+    };
+    spec.remove("partialFilterExpression");
+    if let Some(u) = user_part {
+        let keys = spec.get_document("key").cloned().unwrap_or_default();
+        if u == sparse_clause(&keys) {
+            spec.insert("sparse", true);
+        } else {
+            spec.insert("partialFilterExpression", u);
         }
     }
     spec
@@ -93,19 +115,17 @@ pub fn child_index_model(spec: &Document) -> Result<Option<IndexModel>> {
         opts.remove(k);
     }
     if opts.get_bool("unique").unwrap_or(false) {
-        let mut partial = live_clause();
-        if opts.get_bool("sparse").unwrap_or(false) {
+        // Unique indexes hold live rows only, so tombstones never collide. The form is
+        // always `{$and: [user part, live clause]}` so `unwrap_live_clause` can undo it.
+        let user_part = if opts.get_bool("sparse").unwrap_or(false) {
             opts.remove("sparse");
-            let exists: Vec<Bson> = keys
-                .keys()
-                .map(|k| Bson::Document(doc! {k: {"$exists": true}}))
-                .collect();
-            partial =
-                doc! {"$and": [Bson::Document(partial), Bson::Document(doc!{"$and": exists})]};
-        }
-        let combined = match opts.get_document("partialFilterExpression") {
-            Ok(orig) => doc! {"$and": [orig.clone(), partial]},
-            Err(_) => partial,
+            Some(sparse_clause(keys))
+        } else {
+            opts.get_document("partialFilterExpression").ok().cloned()
+        };
+        let combined = match user_part {
+            Some(u) => doc! {"$and": [u, live_clause()]},
+            None => live_clause(),
         };
         opts.insert("partialFilterExpression", combined);
     }
@@ -177,4 +197,25 @@ pub fn forget(p: &Project, id: i32, coll: &str) {
         .lock()
         .expect("heads lock")
         .pop(&(id, coll.to_string()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn child_index_specs_round_trip() {
+        for spec in [
+            doc! {"key": {"a": 1}, "name": "a_1", "unique": true},
+            doc! {"key": {"a": 1}, "name": "a_1", "unique": true, "sparse": true},
+            doc! {"key": {"a": 1}, "name": "a_1", "unique": true, "partialFilterExpression": {"live": true}},
+            doc! {"key": {"a": 1, "b": -1}, "name": "a_1_b_-1"},
+        ] {
+            let model = child_index_model(&spec).unwrap().unwrap();
+            let back = unwrap_live_clause(to_spec(&model));
+            for k in ["unique", "sparse", "partialFilterExpression", "name"] {
+                assert_eq!(back.get(k), spec.get(k), "{k} of {spec}");
+            }
+        }
+    }
 }
