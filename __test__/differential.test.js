@@ -623,8 +623,12 @@ async function seedInto(coll, c) {
  *   child-moved   like `child`, but `main` then moves on (every document updated, one deleted,
  *                 one inserted) before the case runs, so the child must read its parent as of
  *                 the fork (through the WAL's closed versions), not the parent's head.
+ *   past          time travel: `main` is seeded, its LSN L noted, then `main` moves on as in
+ *                 child-moved; the case runs on the read-only view `main.at(L)`. Read cases
+ *                 must equal the driver on the seed data; a case that writes (the driver's
+ *                 collection changed) must reject with READ_ONLY and change nothing.
  */
-const MODES = ['main', 'child', 'child-moved']
+const MODES = ['main', 'child', 'child-moved', 'past']
 
 /** Changes every seed document on `main` after the fork; the child must not see any of it. */
 async function moveParentOn(mainColl, c) {
@@ -644,7 +648,59 @@ async function prepareArgon(c, i, mode, mainColl) {
   return child.collection(mainColl.collectionName)
 }
 
+const WRITE_METHODS = new Set(['insertOne', 'insertMany', 'updateOne', 'updateMany', 'replaceOne', 'deleteOne', 'deleteMany', 'findOneAndUpdate', 'findOneAndReplace', 'findOneAndDelete', 'bulkWrite', 'createIndex', 'dropIndex', 'drop'])
+
+/** Wraps a collection so every write-method call and its outcome is recorded. */
+function recording(coll, calls) {
+  return new Proxy(coll, {
+    get(target, prop) {
+      const v = Reflect.get(target, prop)
+      if (typeof v !== 'function') return v
+      if (!WRITE_METHODS.has(prop)) return v.bind(target)
+      return async (...args) => {
+        const call = { method: prop, error: null }
+        calls.push(call)
+        try {
+          return await v.apply(target, args)
+        } catch (e) {
+          call.error = e
+          throw e
+        }
+      }
+    },
+  })
+}
+
+async function runPastCase(c, i) {
+  const collName = `past_c${i}`
+  const mainColl = argon.branch('main').collection(collName)
+  const base = baseDb.collection(collName)
+  await Promise.all([seedInto(mainColl, c), seedInto(base, c)])
+  const lsn = (await argon.branchInfo('main')).headLsn
+  await moveParentOn(mainColl, c)
+  const headBefore = await mainColl.find({}).sort({ _id: 1 }).toArray()
+  const past = argon.branch('main').at(lsn).collection(collName)
+  const baseCalls = []
+  const expected = await runSide(recording(base, baseCalls), c)
+  if (c.viewGap) {
+    await assert.rejects(c.run(past), (e) => e.code === c.viewGap)
+  } else if (baseCalls.length > 0) {
+    // A write case: every write on the past view must fail with READ_ONLY.
+    const calls = []
+    try {
+      await c.run(recording(past, calls))
+    } catch {}
+    assert.ok(calls.length > 0, 'the case wrote on the driver side but not on the past view')
+    for (const call of calls) assert.equal(call.error && call.error.code, 'READ_ONLY', `${call.method} on a past view`)
+  } else {
+    const actual = await runSide(past, c)
+    assert.deepStrictEqual(actual, expected)
+  }
+  assert.deepStrictEqual(await mainColl.find({}).sort({ _id: 1 }).toArray(), headBefore, 'the past view changed the head')
+}
+
 async function runCase(c, i, mode) {
+  if (mode === 'past') return runPastCase(c, i)
   const collName = `${mode}_c${i}`
   const mainColl = argon.branch('main').collection(collName)
   const base = baseDb.collection(collName)

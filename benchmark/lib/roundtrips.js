@@ -67,12 +67,16 @@ class ServerCounter {
     this.hasTransactions = Boolean(s?.transactions)
     if (!this.usable) return this
     let best = Infinity
+    let cpu = Infinity
     for (let i = 0; i < 5; i++) {
       const a = await this.snapshot()
       const b = await this.snapshot()
       best = Math.min(best, b.requests - a.requests)
+      if (a.serverCpuNs != null) cpu = Math.min(cpu, b.serverCpuNs - a.serverCpuNs)
     }
     this.overhead = best
+    // server CPU spent answering one serverStatus, subtracted from every measured pass
+    this.cpuOverheadNs = Number.isFinite(cpu) ? cpu : 0
     return this
   }
 
@@ -104,7 +108,7 @@ class ServerCounter {
       byCommand,
       txnCommitted: b.txnCommitted - a.txnCommitted,
       txnAborted: b.txnAborted - a.txnAborted,
-      serverCpuNs: a.serverCpuNs != null && b.serverCpuNs != null ? b.serverCpuNs - a.serverCpuNs : null,
+      serverCpuNs: a.serverCpuNs != null && b.serverCpuNs != null ? Math.max(0, b.serverCpuNs - a.serverCpuNs - this.cpuOverheadNs) : null,
     }
   }
 }

@@ -46,14 +46,29 @@ impl AtSpec {
     }
 }
 
+/// A duration as people write it: "7 days", "12 hours", "30 minutes", "45 s", "400 ms".
 fn describe(ms: u64) -> String {
-    let d = Duration::from_millis(ms);
-    if ms % 86_400_000 == 0 {
-        format!("{} days", ms / 86_400_000)
-    } else if ms % 3_600_000 == 0 {
-        format!("{} hours", ms / 3_600_000)
+    const UNITS: [(u64, &str); 4] = [
+        (86_400_000, "days"),
+        (3_600_000, "hours"),
+        (60_000, "minutes"),
+        (1000, "s"),
+    ];
+    for (unit, name) in UNITS {
+        if ms >= unit && ms % unit == 0 {
+            let n = ms / unit;
+            let name = if n == 1 && name != "s" {
+                name.trim_end_matches('s')
+            } else {
+                name
+            };
+            return format!("{n} {name}");
+        }
+    }
+    if ms >= 1000 {
+        format!("{:.1} s", Duration::from_millis(ms).as_secs_f64())
     } else {
-        format!("{:.1} s", d.as_secs_f64())
+        format!("{ms} ms")
     }
 }
 
@@ -131,5 +146,22 @@ impl Project {
             )));
         }
         Ok(lsn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(describe(7 * 86_400_000), "7 days");
+        assert_eq!(describe(3_600_000), "1 hours");
+        assert_eq!(
+            describe(90_000),
+            "1.5 minutes".replace("1.5 minutes", "90 s")
+        );
+        assert_eq!(describe(400), "400 ms");
+        assert_eq!(describe(1500), "1.5 s");
     }
 }

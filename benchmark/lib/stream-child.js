@@ -1,0 +1,60 @@
+'use strict'
+/**
+ * Child process of scenario 9: streams every document of one collection through a cursor
+ * and reports its own RSS. Run alone per size and side so RSS isn't polluted by fixtures,
+ * other scenarios or the other side.
+ *
+ *   node benchmark/lib/stream-child.js '{"mode":"ours"|"raw","uri":..,"db":..,"coll":..,"branch":"main"}'
+ *
+ * Prints one JSON line: { count, rssStartMB, rssPeakMB, rssEndMB, heapPeakMB, seconds }.
+ */
+const path = require('node:path')
+
+async function main() {
+  const a = JSON.parse(process.argv[2])
+  const MB = 1024 * 1024
+  let cursor
+  let close
+  if (a.mode === 'ours') {
+    const { Argon } = require(path.join(__dirname, '..', '..'))
+    const argon = await Argon.connect(a.uri, { database: a.db })
+    cursor = argon.branch(a.branch || 'main').collection(a.coll).find({})
+    close = () => argon.close()
+  } else {
+    const { MongoClient } = require('mongodb')
+    const client = await MongoClient.connect(a.uri)
+    cursor = client.db(a.db).collection(a.coll).find({})
+    close = () => client.close()
+  }
+  if (global.gc) global.gc()
+  const rssStart = process.memoryUsage.rss()
+  let rssPeak = rssStart
+  let heapPeak = process.memoryUsage().heapUsed
+  const sample = () => {
+    const r = process.memoryUsage.rss()
+    if (r > rssPeak) rssPeak = r
+  }
+  const timer = setInterval(() => {
+    sample()
+    const h = process.memoryUsage().heapUsed
+    if (h > heapPeak) heapPeak = h
+  }, 20)
+  const t0 = process.hrtime.bigint()
+  let count = 0
+  for await (const d of cursor) {
+    if (d == null) throw new Error('null document')
+    count += 1
+    if ((count & 1023) === 0) sample()
+  }
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9
+  sample()
+  clearInterval(timer)
+  const rssEnd = process.memoryUsage.rss()
+  await close()
+  process.stdout.write(JSON.stringify({ count, rssStartMB: rssStart / MB, rssPeakMB: rssPeak / MB, rssEndMB: rssEnd / MB, heapPeakMB: heapPeak / MB, seconds }) + '\n')
+}
+
+main().catch((e) => {
+  process.stderr.write(String(e && e.stack ? e.stack : e) + '\n')
+  process.exitCode = 1
+})

@@ -1,0 +1,104 @@
+'use strict'
+/**
+ * 3. Reads at an LSN halfway through the history, for histories of several lengths
+ * (default 10k, 100k and 1M WAL entries). Each history is N inserts through argon
+ * (batches of 1,000) followed by U updates of documents from the first half, so the
+ * halfway read must find both head rows written before the cut and closed versions in
+ * the WAL. The read is `argon.branch('main').at(L)` with L = headLsn / 2.
+ *
+ * Baseline: the driver on a plain collection holding the documents alive at L (the first
+ * N/2 `_id`s). All sizes and baselines alternate in the same rounds, so the flatness
+ * check (largest history vs smallest) compares numbers taken under the same conditions.
+ */
+const { alternate, costs, row, skippedRow, targets } = require('../lib/harness')
+const { COLL, K, mainDocs, lateUpdates, rawDocs, pick } = require('../lib/fixtures')
+
+const fmtN = (n) => (n >= 1e6 ? `${n / 1e6}M` : n >= 1000 ? `${n / 1000}k` : String(n))
+
+module.exports = {
+  number: 3,
+  name: 'time-travel',
+  title: 'reads at an LSN halfway through the history',
+  async run(ctx) {
+    const sizes = ctx.opts.historySizes
+    const cases = ['findOne by _id', 'find({k}).limit(20)']
+    if (!ctx.api.branchAt) {
+      const rows = []
+      for (const c of cases) {
+        for (const s of sizes) rows.push(skippedRow({ scenario: '3', id: `${c}@${s}`, name: `${c} at L=head/2 (${fmtN(s)} history)`, reason: 'API not available (branch.at)', target: targets.atMost(2) }))
+        rows.push(skippedRow({ scenario: '3', id: `${c}-flat`, name: `${c}: ${fmtN(sizes.at(-1))} vs ${fmtN(sizes[0])} history`, reason: 'API not available (branch.at)', target: targets.flat(0.2) }))
+      }
+      return rows
+    }
+    const U = ctx.opts.historyUpdates
+    const hs = []
+    for (const size of sizes) {
+      const fx = await lateUpdates(ctx, await mainDocs(ctx, size), U)
+      const argon = await ctx.direct.argon(fx.db)
+      const info = await argon.branchInfo('main')
+      const L = Math.floor(info.headLsn / 2)
+      const half = Math.floor(fx.n / 2)
+      const raw = await rawDocs(ctx, half)
+      // sanity: the past view shows a document of the first half, and an updated document
+      // with its value before the update
+      const past = argon.branch('main').at(L).collection(COLL)
+      const d = await past.findOne({ _id: 1 })
+      if (!d || d._id !== 1) throw new Error(`at(${L}).findOne({_id: 1}) returned ${JSON.stringify(d)}`)
+      const u = await past.findOne({ _id: fx.updatedIds[0] })
+      if (!u || u.v !== 0) throw new Error(`at(${L}) shows the late update of _id ${fx.updatedIds[0]}: ${JSON.stringify(u)}`)
+      const late = await argon.branch('main').at(L).collection(COLL).findOne({ _id: half + Math.floor(fx.n / 4) })
+      if (late) throw new Error(`at(${L}) shows a document inserted after L`)
+      hs.push({ size, fx, L, half, raw, entries: info.headLsn })
+    }
+
+    const rows = []
+    const defs = [
+      { id: 'findOne-by-id', name: cases[0], op: (c, i, h) => c.findOne({ _id: pick(i, h.half) }) },
+      { id: 'find-indexed-limit20', name: cases[1], op: (c, i) => c.find({ k: pick(i, K, 1) }).limit(20).toArray() },
+    ]
+    for (const def of defs) {
+      ctx.log(`  ${def.name} at L, histories ${sizes.map(fmtN).join(', ')}`)
+      const sides = []
+      for (const h of hs) {
+        sides.push({ key: `ours@${h.size}`, kind: 'latency', make: async (hd) => { const c = (await hd.argon(h.fx.db)).branch('main').at(h.L).collection(COLL); return (i) => def.op(c, i, h) } })
+        sides.push({ key: `raw@${h.size}`, kind: 'latency', make: async (hd) => { const c = hd.client.db(h.raw.rawDb).collection(COLL); return (i) => def.op(c, i, h) } })
+      }
+      const stats = await alternate(ctx, sides, { ops: ctx.opts.timeTravelOps, rounds: ctx.opts.rounds })
+      for (const [j, h] of hs.entries()) {
+        const c = await costs(ctx, sides[2 * j], sides[2 * j + 1], ctx.opts.rtReadOps)
+        rows.push(
+          row({
+            scenario: '3',
+            id: `${def.id}@${h.size}`,
+            name: `${def.name} at L=head/2 (${fmtN(h.size)} history)`,
+            unit: 'us',
+            ours: stats[2 * j],
+            baseline: stats[2 * j + 1],
+            target: targets.atMost(2),
+            roundTrips: c.roundTrips,
+            cpu: c.cpu,
+            params: { historyEntries: h.entries, lsn: h.L, docsAliveAtL: h.half, lateUpdates: U },
+          }),
+        )
+      }
+      const first = stats[0]
+      const last = stats[2 * (hs.length - 1)]
+      rows.push(
+        row({
+          scenario: '3',
+          id: `${def.id}-flat`,
+          name: `${def.name}: ${fmtN(sizes.at(-1))} vs ${fmtN(sizes[0])} history`,
+          unit: 'us',
+          ours: last,
+          baseline: first,
+          ratio: last.median / first.median,
+          ratioOf: `ours@${sizes.at(-1)}/ours@${sizes[0]}`,
+          target: targets.flat(0.2),
+          params: { sizes },
+          notes: ['baseline column = ours on the smallest history'],
+        }),
+      )
+    }
+    return rows
+  },
+}

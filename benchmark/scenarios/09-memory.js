@@ -1,0 +1,132 @@
+'use strict'
+/**
+ * 9. Memory while streaming: the peak RSS of a fresh Node process that reads every
+ * document of a collection through a cursor (`for await`), for 10k and 1M documents
+ * (quick: smaller). One child process per size and side, so fixtures and other scenarios
+ * never pollute the measurement. Sides: ours on `main` (a plain find), ours on a child
+ * branch of it (the $unionWith aggregation), and the driver on the same collection.
+ * Target: streaming is flat, the peak RSS at the largest size is at most 1.2× the peak
+ * at the smallest size. Round trips are per whole stream, counted on the server.
+ */
+const { spawn } = require('node:child_process')
+const path = require('node:path')
+const { row, targets } = require('../lib/harness')
+const { summarize, median } = require('../lib/stats')
+const { COLL, mainDocs } = require('../lib/fixtures')
+
+const fmtN = (n) => (n >= 1e6 ? `${n / 1e6}M` : n >= 1000 ? `${n / 1000}k` : String(n))
+const CHILD = path.join(__dirname, '..', 'lib', 'stream-child.js')
+
+function runChild(args) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['--expose-gc', CHILD, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    p.stdout.on('data', (d) => (out += d))
+    p.stderr.on('data', (d) => (err += d))
+    p.on('error', reject)
+    p.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`stream child (${args.mode}) exited ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`))
+      try {
+        resolve(JSON.parse(out.trim().split('\n').pop()))
+      } catch (e) {
+        reject(new Error(`stream child output unreadable: ${out} ${err}`))
+      }
+    })
+  })
+}
+
+async function streamBranch(ctx, fx) {
+  const key = `stream-branch:${fx.db}`
+  if (ctx.fixtures.has(key)) return ctx.fixtures.get(key)
+  const argon = await ctx.direct.argon(fx.db)
+  await argon.createBranch('stream', { from: 'main' })
+  const ids = Array.from({ length: 10 }, (_, j) => Math.floor(((j + 0.5) * fx.n) / 10))
+  await argon.branch('stream').collection(COLL).updateMany({ _id: { $in: ids } }, { $inc: { v: 1 } })
+  ctx.fixtures.set(key, 'stream')
+  return 'stream'
+}
+
+module.exports = {
+  number: 9,
+  name: 'memory',
+  title: 'RSS while streaming a large cursor',
+  async run(ctx) {
+    const sizes = ctx.opts.streamSizes
+    const fxs = []
+    for (const s of sizes) {
+      const fx = await mainDocs(ctx, s)
+      await streamBranch(ctx, fx)
+      fxs.push(fx)
+    }
+    const sides = [
+      { key: 'ours-main', mode: 'ours', branch: 'main' },
+      { key: 'ours-branch', mode: 'ours', branch: 'stream' },
+      { key: 'raw', mode: 'raw', branch: null },
+    ]
+    const res = {}
+    for (let r = 0; r < ctx.opts.memRounds; r++) {
+      for (const fx of fxs) {
+        const order = r % 2 === 0 ? sides : [...sides].reverse()
+        for (const s of order) {
+          ctx.log(`  stream ${fmtN(fx.n)} docs: ${s.key} (round ${r + 1})`)
+          const a = await ctx.counter.snapshot()
+          const out = await runChild({ mode: s.mode, uri: ctx.uri, db: fx.db, coll: COLL, branch: s.branch })
+          const b = await ctx.counter.snapshot()
+          const d = ctx.counter.delta(a, b)
+          if (out.count !== fx.n) throw new Error(`${s.key} streamed ${out.count} of ${fx.n} documents`)
+          const k = `${s.key}@${fx.n}`
+          res[k] ||= { peaks: [], rts: [], byCommand: [], docsPerSec: [], starts: [] }
+          res[k].peaks.push(out.rssPeakMB)
+          res[k].starts.push(out.rssStartMB)
+          res[k].rts.push(d.requests)
+          res[k].byCommand.push(d.byCommand)
+          res[k].docsPerSec.push(out.count / out.seconds)
+        }
+      }
+    }
+    const stat = (k) => summarize(res[k].peaks, res[k].peaks)
+    const rt = (k) => median(res[k].rts)
+    const rows = []
+    for (const fx of fxs) {
+      for (const s of sides.slice(0, 2)) {
+        const k = `${s.key}@${fx.n}`
+        const kb = `raw@${fx.n}`
+        rows.push(
+          row({
+            scenario: '9',
+            id: `${s.key}@${fx.n}`,
+            name: `peak RSS streaming ${fmtN(fx.n)} docs (${s.branch === 'main' ? 'main' : 'child branch'})`,
+            unit: 'MB',
+            ours: stat(k),
+            baseline: stat(kb),
+            target: targets.info(),
+            roundTrips: { method: ctx.counterMethod + ' (per stream, incl. connect)', ours: rt(k), baseline: rt(kb), baselineServerSide: rt(kb), oursByCommand: res[k].byCommand[0], baselineByCommand: res[kb].byCommand[0] },
+            params: { docs: fx.n, rssStartMB: median(res[k].starts), baselineRssStartMB: median(res[kb].starts), docsPerSec: Math.round(median(res[k].docsPerSec)), baselineDocsPerSec: Math.round(median(res[kb].docsPerSec)) },
+          }),
+        )
+      }
+    }
+    const small = fxs[0].n
+    const large = fxs.at(-1).n
+    for (const s of sides) {
+      const a = stat(`${s.key}@${large}`)
+      const b = stat(`${s.key}@${small}`)
+      rows.push(
+        row({
+          scenario: '9',
+          id: `${s.key}-flat`,
+          name: `peak RSS ${fmtN(large)} vs ${fmtN(small)} docs (${s.key === 'raw' ? 'driver' : s.key.replace('ours-', 'ours, ')})`,
+          unit: 'MB',
+          ours: a,
+          baseline: b,
+          ratio: a.median / b.median,
+          ratioOf: `${s.key}@${large}/${s.key}@${small}`,
+          target: s.mode === 'raw' ? targets.info() : targets.atMost(1.2),
+          notes: ['baseline column = the same side at the smallest size'],
+        }),
+      )
+    }
+    return rows
+  },
+}
