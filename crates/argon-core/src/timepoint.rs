@@ -27,7 +27,7 @@ impl AtSpec {
             return Ok(AtSpec::Lsn(n.into()));
         }
         if let Ok(f) = d.get_f64("lsn") {
-            if f.fract() == 0.0 && f >= 0.0 && f < 9.0e15 {
+            if f.fract() == 0.0 && (0.0..9.0e15).contains(&f) {
                 return Ok(AtSpec::Lsn(f as i64));
             }
             return Err(ArgonError::InvalidArgument(format!(
@@ -55,7 +55,7 @@ fn describe(ms: u64) -> String {
         (1000, "s"),
     ];
     for (unit, name) in UNITS {
-        if ms >= unit && ms % unit == 0 {
+        if ms >= unit && ms.is_multiple_of(unit) {
             let n = ms / unit;
             let name = if n == 1 && name != "s" {
                 name.trim_end_matches('s')
@@ -156,7 +156,7 @@ mod tests {
     #[test]
     fn durations_read_naturally() {
         assert_eq!(describe(7 * 86_400_000), "7 days");
-        assert_eq!(describe(3_600_000), "1 hours");
+        assert_eq!(describe(3_600_000), "1 hour");
         assert_eq!(
             describe(90_000),
             "1.5 minutes".replace("1.5 minutes", "90 s")
