@@ -64,6 +64,9 @@ export interface ConnectOptions {
   metadataCacheMs?: number
   /** Entries in the branch-metadata LRU cache. Default 1024. */
   metadataCacheSize?: number
+  /** How far back reads and branch creation may go, in ms. Default 7 days. Points
+   *  before the window fail with `LSN_OUT_OF_RANGE`. */
+  retentionMs?: number
   /** The `bson` module to decode results with (default: `require('bson')`), so the
    *  ObjectIds in results are the same class your code and driver use. */
   bson?: typeof import('bson')
@@ -81,9 +84,74 @@ export interface BranchInfo {
   protected: boolean
 }
 
+/**
+ * A point in a branch's history: an LSN, a `Date` (the last LSN committed at or before
+ * it), or the name of a tag.
+ */
+export type PointInTime = number | Date | string
+
 export interface CreateBranchOptions {
-  /** The branch to fork from. Default `'main'`. */
+  /** The branch to fork from. Default `'main'` (or the tag's branch when `at` is a tag). */
   from?: string
+  /** Fork from this past point instead of the head. Still O(1). */
+  at?: PointInTime
+  /** Create the branch protected (no delete, no reset). */
+  protected?: boolean
+}
+
+/** One side of a diff. */
+export type DiffSide = string | Branch | { branch: string; at?: PointInTime }
+
+export interface ChangeCounts {
+  added: number
+  changed: number
+  removed: number
+}
+
+export interface DiffSummary extends ChangeCounts {
+  /** Counts per collection (collections without changes are absent). */
+  collections: Record<string, ChangeCounts>
+}
+
+export interface DiffDocument {
+  collection: string
+  _id: unknown
+  change: 'added' | 'changed' | 'removed'
+  before: Document | null
+  after: Document | null
+}
+
+export interface TimeTravelInfo {
+  /** The oldest readable LSN (the state current when the retention window began). */
+  earliestLsn: number
+  latestLsn: number
+  earliestTime: Date | null
+  latestTime: Date | null
+  /** WAL records the branch itself wrote inside the window. */
+  entries: number
+  retentionMs: number
+}
+
+export interface TagInfo {
+  name: string
+  branch: string
+  lsn: number
+  createdAt: Date
+}
+
+export interface ResetOptions {
+  /** A past point of the branch, or `'parent'` for the parent's current head. */
+  to: PointInTime | 'parent'
+  /** Keep a backup branch of the current state (default `true`); a string names it. */
+  backup?: boolean | string
+}
+
+export interface HistoryEntry<TSchema> {
+  lsn: number
+  time: Date
+  op: 'insert' | 'update' | 'replace' | 'delete'
+  /** The document after this version's write; `null` for a delete. */
+  document: WithId<TSchema> | null
 }
 
 /** A connected project. */
@@ -109,6 +177,23 @@ export declare class Argon {
   deleteBranch(name: string): Promise<void>
   /** Protects (default) or, with `value = false`, unprotects a branch. */
   protectBranch(name: string, value?: boolean): Promise<void>
+
+  /** Names a point: `options.branch` (default main) at `options.at` (default now). Returns its LSN. */
+  tag(name: string, options?: { branch?: string; at?: PointInTime }): Promise<number>
+  listTags(): Promise<TagInfo[]>
+  deleteTag(name: string): Promise<void>
+  /** The readable range of a branch's history. */
+  timeTravelInfo(branch: string): Promise<TimeTravelInfo>
+  /** What changes from `a` to `b`. Costs what changed between them, not the data size. */
+  diff(a: DiffSide, b: DiffSide, options: { detailed: true }): Promise<DiffSummary & { documents: DiffDocument[] }>
+  diff(a: DiffSide, b: DiffSide, options?: { detailed?: false }): Promise<DiffSummary>
+  /** What `resetBranch(branch, { to })` would change. Changes nothing. */
+  restorePreview(branch: string, options: { to: PointInTime | 'parent' }): Promise<DiffSummary>
+  /**
+   * Resets a branch atomically (readers see the old state or the new one). Returns the
+   * backup branch's name, or `null` with `backup: false`.
+   */
+  resetBranch(branch: string, options: ResetOptions): Promise<string | null>
   close(): Promise<void>
 }
 
@@ -119,6 +204,14 @@ export declare class Branch {
   /** A collection on this branch, with the official driver's API. */
   collection<TSchema extends Document = Document>(name: string): Collection<TSchema>
   info(): Promise<BranchInfo>
+  /**
+   * A read-only view of this branch at a past point: every read method works; writes
+   * reject with `READ_ONLY`. An invalid point throws `INVALID_ARGUMENT` here; a point
+   * outside the history fails on first use with `LSN_OUT_OF_RANGE` (or `TAG_NOT_FOUND`).
+   */
+  at(point: PointInTime): Branch
+  /** The point this view reads at; `undefined` for the branch's head. */
+  readonly point: PointInTime | undefined
 }
 
 // ---------------------------------------------------------------------------------------
@@ -206,6 +299,8 @@ export declare class Collection<TSchema extends Document = Document> {
   indexes(): Promise<IndexDescriptionInfo[]>
   /** Drops the collection on this branch only. */
   drop(): Promise<boolean>
+  /** Every version of one document in this branch's history, newest first; page with `before`. */
+  history(id: unknown, options?: { limit?: number; before?: number }): Promise<HistoryEntry<TSchema>[]>
 }
 
 // ---------------------------------------------------------------------------------------
@@ -260,7 +355,10 @@ export type ErrorCode =
   | 'BRANCH_HAS_CHILDREN'
   | 'READ_ONLY'
   | 'LSN_OUT_OF_RANGE'
-  | 'WRITER_CONFLICT'
+  | 'TAG_NOT_FOUND'
+  | 'TAG_EXISTS'
+  | 'PROJECT_MISMATCH'
+  | 'TRANSACTIONS_REQUIRED'
   | 'FORMAT_VERSION'
   | 'CLIENT_CLOSED'
   | 'INTERNAL'

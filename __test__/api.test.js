@@ -163,3 +163,28 @@ test('a project opened twice and by a second client sees the same state', async 
   await b.close()
   await assert.rejects(a.branch('main').collection('x').findOne({}), code('CLIENT_CLOSED'))
 })
+
+test('a standalone server (no transactions): reads, branches and time travel work; writes refuse clearly', async () => {
+  const solo = await server({ standalone: true })
+  try {
+    const database = freshDb('solo')
+    // Data that exists before Argon (or was written by another tool) is readable.
+    const raw = new MongoClient(solo.uri)
+    await raw.db(database).collection('legacy').insertMany([{ _id: 1, a: 1 }, { _id: 2, a: 2 }])
+    await raw.close()
+    const argon = await connect(solo.uri, database)
+    assert.equal(argon.transactions, false)
+    const main = argon.branch('main').collection('legacy')
+    assert.deepEqual(await main.find().sort({ _id: 1 }).toArray(), [{ _id: 1, a: 1 }, { _id: 2, a: 2 }])
+    await assert.rejects(main.insertOne({ _id: 3 }), (e) => e.code === 'TRANSACTIONS_REQUIRED' && /replica set/.test(e.message))
+    await assert.rejects(main.updateOne({ _id: 1 }, { $set: { a: 9 } }), code('TRANSACTIONS_REQUIRED'))
+    const b = await argon.createBranch('b')
+    assert.equal(await b.collection('legacy').countDocuments(), 2)
+    await assert.rejects(b.collection('legacy').deleteOne({ _id: 1 }), code('TRANSACTIONS_REQUIRED'))
+    assert.equal(await argon.branch('main').at(0).collection('legacy').countDocuments(), 2)
+    assert.deepEqual(await main.find().sort({ _id: 1 }).toArray(), [{ _id: 1, a: 1 }, { _id: 2, a: 2 }], 'nothing was written')
+    await argon.close()
+  } finally {
+    await solo.stop()
+  }
+})

@@ -219,3 +219,36 @@ const err = new ArgonError('BRANCH_EXISTS', 'exists')
 void new ArgonError('WHATEVER', 'x')
 
 void [main, describe, code, err]
+
+// Time travel
+async function timeTravel(argon: Argon): Promise<void> {
+  const main = argon.branch('main')
+  const past = main.at(1842)
+  const pro: WithId<User>[] = await past.collection<User>('users').find({ plan: 'pro' }).sort({ createdAt: -1 }).limit(20).toArray()
+  void pro
+  main.at(new Date())
+  main.at('v1-release')
+  // @ts-expect-error: a point is a number, a Date or a tag name
+  main.at({ lsn: 1 })
+  await argon.createBranch('before', { from: 'main', at: new Date(Date.now() - 3_600_000) })
+  const info = await argon.timeTravelInfo('main')
+  const n: number = info.earliestLsn + info.latestLsn + info.entries
+  void n
+  const h = await main.collection<User>('users').history('id', { limit: 10 })
+  const op: 'insert' | 'update' | 'replace' | 'delete' = h[0].op
+  void op
+  const d = await argon.diff('main', { branch: 'main', at: 5 }, { detailed: true })
+  const changed: number = d.changed + d.documents.length
+  void changed
+  const s = await argon.diff('main', 'feature-x')
+  // @ts-expect-error: documents only with { detailed: true }
+  void s.documents
+  const preview = await argon.restorePreview('main', { to: 1500 })
+  void preview.collections
+  const backup: string | null = await argon.resetBranch('main', { to: 1500 })
+  void backup
+  await argon.resetBranch('feature-x', { to: 'parent', backup: false })
+  const lsn: number = await argon.tag('v1', { branch: 'main', at: 10 })
+  void lsn
+}
+void timeTravel

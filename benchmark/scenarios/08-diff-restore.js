@@ -39,6 +39,17 @@ module.exports = {
       for (let j = 0; j < ids.length; j += 500) await c.updateMany({ _id: { $in: ids.slice(j, j + 500) } }, { $inc: { v: 1 } })
       branches.push({ n, name, forkLsn: info.forkLsn, ids })
     }
+    // sanity: both report exactly the n changed documents
+    for (const b of branches) {
+      if (ctx.api.diff) {
+        const d = await argon.diff('main', b.name)
+        if (d.changed + d.added + d.removed !== b.n) throw new Error(`diff('main', ${b.name}) = ${JSON.stringify(d)}, expected ${b.n} changes`)
+      }
+      if (ctx.api.restorePreview) {
+        const p = await argon.restorePreview(b.name, { to: b.forkLsn })
+        if (p.changed + p.added + p.removed !== b.n) throw new Error(`restorePreview(${b.name}) = ${JSON.stringify(p)}, expected ${b.n} changes`)
+      }
+    }
     const rows = []
     for (const o of ops) {
       if (!o.available) {

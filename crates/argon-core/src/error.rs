@@ -36,8 +36,8 @@ pub enum ArgonError {
     TagExists(String),
     #[error("{0}")]
     ProjectMismatch(String),
-    #[error("{0}")]
-    WriterConflict(String),
+    #[error("writes need a MongoDB deployment with transactions (a replica set, even a single-node one, or a sharded cluster); this server is a standalone. Reads, branches and time travel work; to write, start mongod with --replSet and run rs.initiate()")]
+    TransactionsRequired,
     #[error("the project was created by a newer argondb (format {0}); upgrade argondb")]
     FormatVersion(i32),
     #[error("the Argon client is closed")]
@@ -78,7 +78,7 @@ impl ArgonError {
             ArgonError::TagNotFound(_) => "TAG_NOT_FOUND",
             ArgonError::TagExists(_) => "TAG_EXISTS",
             ArgonError::ProjectMismatch(_) => "PROJECT_MISMATCH",
-            ArgonError::WriterConflict(_) => "WRITER_CONFLICT",
+            ArgonError::TransactionsRequired => "TRANSACTIONS_REQUIRED",
             ArgonError::FormatVersion(_) => "FORMAT_VERSION",
             ArgonError::Closed => "CLIENT_CLOSED",
             ArgonError::Server { .. } => "MONGO_SERVER_ERROR",

@@ -70,6 +70,9 @@ pub struct Runner {
 
 impl Runner {
     pub async fn new(p: &Project) -> crate::Result<Runner> {
+        if !p.transactions {
+            return Err(crate::ArgonError::TransactionsRequired);
+        }
         let delays = ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(2))
             .with_max_delay(Duration::from_millis(200))
