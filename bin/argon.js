@@ -109,13 +109,38 @@ branch
     }),
   )
 
+/** A point in time on the command line: an LSN (digits), an ISO date, or a tag name. */
+function parsePoint(text) {
+  if (text === undefined) return undefined
+  if (/^\d+$/.test(text)) return Number(text)
+  if (/^\d{4}-\d{2}-\d{2}/.test(text)) {
+    const d = new Date(text)
+    if (Number.isNaN(d.getTime())) throw cliError('INVALID_ARGUMENT', `not a valid date: ${text}`)
+    return d
+  }
+  return text
+}
+
+/** A diff side: `branch` or `branch@point`. */
+function parseSide(text) {
+  const at = text.lastIndexOf('@')
+  return at > 0 ? { branch: text.slice(0, at), at: parsePoint(text.slice(at + 1)) } : { branch: text }
+}
+
+function countsTable(summary) {
+  const rows = Object.entries(summary.collections).map(([c, n]) => [c, n.added, n.changed, n.removed])
+  rows.push(['TOTAL', summary.added, summary.changed, summary.removed])
+  return table(['COLLECTION', 'ADDED', 'CHANGED', 'REMOVED'], rows)
+}
+
 branch
   .command('create <name>')
-  .description('create a branch (O(1): no data is copied)')
-  .option('--from <branch>', 'branch to fork from', 'main')
+  .description('create a branch (O(1): no data is copied), from the head or from a past point')
+  .option('--from <branch>', 'branch to fork from (default main, or the tag\'s branch)')
+  .option('--at <point>', 'fork from a past point: an LSN, an ISO date or a tag')
   .action((name, opts, cmd) =>
     withArgon(cmd, async (argon, o) => {
-      await argon.createBranch(name, { from: opts.from })
+      await argon.createBranch(name, { from: opts.from, at: parsePoint(opts.at) })
       const info = await argon.branchInfo(name)
       if (o.json) printJson(info)
       else print(`created branch ${name} from ${info.parent} at LSN ${info.forkLsn}`)
@@ -157,6 +182,97 @@ for (const [verb, value] of [['protect', true], ['unprotect', false]]) {
       }),
     )
 }
+
+const tag = program.command('tag').description('name points in history')
+tag
+  .command('create <name>')
+  .description('tag a branch now, or at --at')
+  .option('--branch <branch>', 'the branch', 'main')
+  .option('--at <point>', 'an LSN, an ISO date or another tag')
+  .action((name, opts, cmd) =>
+    withArgon(cmd, async (argon, o) => {
+      const lsn = await argon.tag(name, { branch: opts.branch, at: parsePoint(opts.at) })
+      if (o.json) printJson({ name, branch: opts.branch, lsn })
+      else print(`tagged ${opts.branch} at LSN ${lsn} as ${name}`)
+    }),
+  )
+tag
+  .command('list')
+  .description('list tags')
+  .action((opts, cmd) =>
+    withArgon(cmd, async (argon, o) => {
+      const tags = await argon.listTags()
+      if (o.json) printJson(tags)
+      else print(table(['TAG', 'BRANCH', 'LSN', 'CREATED'], tags.map((t) => [t.name, t.branch, t.lsn, t.createdAt.toISOString()])))
+    }),
+  )
+tag
+  .command('delete <name>')
+  .description('delete a tag')
+  .action((name, opts, cmd) =>
+    withArgon(cmd, async (argon, o) => {
+      await argon.deleteTag(name)
+      if (o.json) printJson({ deleted: name })
+      else print(`deleted tag ${name}`)
+    }),
+  )
+
+program
+  .command('history <branch>')
+  .description("show a branch's readable time range (retention window)")
+  .action((name, opts, cmd) =>
+    withArgon(cmd, async (argon, o) => {
+      const info = await argon.timeTravelInfo(name)
+      if (o.json) printJson(info)
+      else {
+        print(`earliest LSN  ${info.earliestLsn}${info.earliestTime ? `  (${info.earliestTime.toISOString()})` : ''}`)
+        print(`latest LSN    ${info.latestLsn}${info.latestTime ? `  (${info.latestTime.toISOString()})` : ''}`)
+        print(`entries       ${info.entries}`)
+        print(`retention     ${Math.round(info.retentionMs / 3_600_000)} h`)
+      }
+    }),
+  )
+
+program
+  .command('diff <from> <to>')
+  .description('documents added, changed and removed between two points (branch or branch@point)')
+  .option('--details', 'list every changed document')
+  .action((from, to, opts, cmd) =>
+    withArgon(cmd, async (argon, o) => {
+      const d = await argon.diff(parseSide(from), parseSide(to), { detailed: Boolean(opts.details) })
+      if (o.json) return printJson(d)
+      print(countsTable(d))
+      for (const doc of d.documents || []) print(`${doc.change.padEnd(8)} ${doc.collection} ${JSON.stringify(doc._id)}`)
+    }),
+  )
+
+program
+  .command('preview <branch>')
+  .description('what a reset of <branch> to --to would change (changes nothing)')
+  .requiredOption('--to <point>', "an LSN, an ISO date, a tag, or 'parent'")
+  .action((name, opts, cmd) =>
+    withArgon(cmd, async (argon, o) => {
+      const to = opts.to === 'parent' ? 'parent' : parsePoint(opts.to)
+      const p = await argon.restorePreview(name, { to })
+      if (o.json) printJson(p)
+      else print(countsTable(p))
+    }),
+  )
+
+program
+  .command('reset <branch>')
+  .description('reset a branch to a past point or its parent, keeping a backup branch')
+  .requiredOption('--to <point>', "an LSN, an ISO date, a tag, or 'parent'")
+  .option('--backup <name>', 'name of the backup branch')
+  .option('--no-backup', 'do not keep a backup branch')
+  .action((name, opts, cmd) =>
+    withArgon(cmd, async (argon, o) => {
+      const to = opts.to === 'parent' ? 'parent' : parsePoint(opts.to)
+      const backup = await argon.resetBranch(name, { to, backup: opts.backup === undefined ? true : opts.backup })
+      if (o.json) printJson({ branch: name, backup })
+      else print(backup ? `reset ${name}; the previous state is on branch ${backup}` : `reset ${name} (no backup kept)`)
+    }),
+  )
 
 program
   .command('demo')
@@ -245,11 +361,23 @@ async function demo(o) {
       if (!untouched) throw cliError('INTERNAL', 'isolation check failed: main changed')
       log(`\nmain is untouched (${onMain.length} users); feature-x has its own changes (${onFeature.length} users).\n`)
 
+      // Time travel: feature-x as of its fork point, then an undo of its changes.
+      const fork = (await argon.branchInfo('feature-x')).forkLsn
+      const past = await read(argon.branch('feature-x').at(fork).collection('users'))
+      log(`4. time travel:  feature-x as of LSN ${fork} (its fork point): ${past.map((d) => `${d.name} (${d.role})`).join(', ')}`)
+      const preview = await argon.restorePreview('feature-x', { to: fork })
+      const backup = await argon.resetBranch('feature-x', { to: fork })
+      const restored = await read(feature)
+      if (role(restored, 'bob') !== 'dev' || role(restored, 'dan') !== '(none)') throw cliError('INTERNAL', 'reset check failed')
+      log(`5. undo:         reset feature-x to LSN ${fork} (re-adds ${preview.added}, reverts ${preview.changed}, removes ${preview.removed});`)
+      log(`                 its previous state is kept on branch ${backup}\n`)
+
       const branches = await argon.listBranches()
       log(table(['BRANCH', 'PARENT', 'FORK LSN', 'HEAD LSN'], branches.map((b) => [b.name, b.parent ?? '-', b.forkLsn, b.headLsn])))
       log("(forkLsn: the parent's position in the WAL when the branch was made; headLsn: the branch's latest write)\n")
-      result = { database: db, main: onMain, 'feature-x': onFeature, branches }
+      result = { database: db, main: onMain, 'feature-x': onFeature, past, backup, branches }
 
+      await argon.deleteBranch(backup)
       await argon.deleteBranch('feature-x')
       await main.drop()
     } finally {
