@@ -58,8 +58,11 @@ export interface ConnectOptions {
   serverSelectionTimeoutMs?: number
   /** Application name reported to the server. */
   appName?: string
-  /** Retries of a write transaction after a transient error (write conflict). Default 50. */
+  /** Retries of a write transaction after a transient error (write conflict). Default 10 000. */
   maxTransactionRetries?: number
+  /** How long a write keeps retrying transient errors, in ms. Default 75 000 (longer than
+   *  MongoDB's 60 s lifetime of a transaction abandoned by a crashed process). */
+  transactionTimeoutMs?: number
   /** How long cached branch metadata is trusted, in ms. Default 1000. */
   metadataCacheMs?: number
   /** Entries in the branch-metadata LRU cache. Default 1024. */

@@ -36,6 +36,8 @@ const HELP = `usage: node benchmark/run.js [options]
   --writers <list>        concurrent writers for scenario 6 (default 8,32)
   --ops-per-writer <n>    operations per writer per timed block in scenario 6
   --insert-batches <n>    insertMany batches of 1,000 per timed block in scenario 5
+  --block-ms <n>          a timed latency block stops after this long once it has --min-ops samples
+  --min-ops <n>           at least this many samples per block (default 3, quick 2)
   --mem-rounds <n>        rounds of child processes in scenario 9
   --rt-proxy              count round trips through a loopback proxy instead of serverStatus
   --no-round-trips        skip the round-trip / CPU pass
@@ -63,6 +65,8 @@ const FULL = {
   writers: [8, 32],
   opsPerWriter: 4,
   insertBatches: 3,
+  blockMs: 3000,
+  minOps: 3,
 }
 
 const QUICK = {
@@ -70,20 +74,22 @@ const QUICK = {
   docs: 2_000,
   readOps: 40,
   writeOps: 6,
-  rtReadOps: 30,
-  rtWriteOps: 6,
-  timeTravelOps: 20,
-  historySizes: [1_000, 5_000, 20_000],
+  rtReadOps: 20,
+  rtWriteOps: 5,
+  timeTravelOps: 10,
+  historySizes: [1_000, 4_000, 16_000],
   historyUpdates: 5,
-  branchSizes: [1_000, 5_000, 20_000],
+  branchSizes: [1_000, 4_000, 16_000],
   branchOps: 4,
-  streamSizes: [1_000, 20_000],
+  streamSizes: [1_000, 16_000],
   memRounds: 1,
   diffChanges: [10, 100],
   diffOps: 4,
   writers: [8, 32],
-  opsPerWriter: 2,
+  opsPerWriter: 1,
   insertBatches: 1,
+  blockMs: 600,
+  minOps: 2,
 }
 
 function parseArgs(argv) {
@@ -116,6 +122,8 @@ function parseArgs(argv) {
       case '--ops-per-writer': flags.opsPerWriter = num(val(), a); break
       case '--insert-batches': flags.insertBatches = num(val(), a); break
       case '--mem-rounds': flags.memRounds = num(val(), a); break
+      case '--block-ms': flags.blockMs = num(val(), a); break
+      case '--min-ops': flags.minOps = num(val(), a); break
       case '--rt-proxy': flags.rtProxy = true; break
       case '--no-round-trips': flags.noRoundTrips = true; break
       case '--out': flags.out = val(); break

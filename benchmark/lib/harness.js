@@ -18,14 +18,22 @@ const { selfCpuNs } = require('./roundtrips')
 
 const nowNs = () => process.hrtime.bigint()
 
-async function runBlock(kind, fn, count, next) {
+/**
+ * One block: `count` timed calls, but a latency block stops early once it has run for
+ * `budget.ms` and has at least `budget.minOps` samples (slow cases, e.g. reads over a
+ * long history, would otherwise take hours).
+ */
+async function runBlock(kind, fn, count, next, budget = null) {
   const samples = []
   if (kind === 'latency') {
+    const start = nowNs()
     for (let k = 0; k < count; k++) {
       const i = next()
       const t0 = nowNs()
       await fn(i)
-      samples.push(Number(nowNs() - t0) / 1000)
+      const t1 = nowNs()
+      samples.push(Number(t1 - t0) / 1000)
+      if (budget && samples.length >= budget.minOps && Number(t1 - start) / 1e6 > budget.ms) break
     }
   } else {
     for (let k = 0; k < count; k++) {
@@ -50,13 +58,15 @@ async function alternate(ctx, sides, { ops, rounds, warmup }) {
   let counter = 0
   const next = () => counter++
   const w = warmup ?? Math.max(1, Math.ceil(ops / 4))
-  for (const [j, s] of sides.entries()) if (w > 0) await runBlock(s.kind, fns[j], w, next)
+  const budget = { ms: ctx.opts.blockMs, minOps: ctx.opts.minOps }
+  const warmBudget = { ms: ctx.opts.blockMs / 4, minOps: 1 }
+  for (const [j, s] of sides.entries()) if (w > 0) await runBlock(s.kind, fns[j], w, next, warmBudget)
   const acc = sides.map(() => ({ samples: [], roundMedians: [] }))
   for (let r = 0; r < rounds; r++) {
     const order = sides.map((_, j) => j)
     if (r % 2 === 1) order.reverse()
     for (const j of order) {
-      const s = await runBlock(sides[j].kind, fns[j], ops, next)
+      const s = await runBlock(sides[j].kind, fns[j], ops, next, budget)
       acc[j].samples.push(...s)
       acc[j].roundMedians.push(median(s))
     }
@@ -83,6 +93,8 @@ async function costPass(ctx, side, n) {
     if (side.kind === 'latency') {
       await fn(i++)
       ops += 1
+      // same budget as a timed block: slow cases stop after minOps once over time
+      if (ops >= ctx.opts.minOps && Number(nowNs() - t0) / 1e6 > ctx.opts.blockMs) break
     } else {
       ops += (await fn(i++)).ops
     }

@@ -6,9 +6,19 @@
  *
  *   node benchmark/lib/stream-child.js '{"mode":"ours"|"raw","uri":..,"db":..,"coll":..,"branch":"main"}'
  *
- * Prints one JSON line: { count, rssStartMB, rssPeakMB, rssEndMB, heapPeakMB, seconds }.
+ * Protocol on stdio, so the parent can read the server's request counters around the
+ * stream alone (not the connection set-up or close): the child prints `ready` once
+ * connected and waits for a line on stdin, streams, prints one JSON line
+ * { count, rssStartMB, rssPeakMB, rssEndMB, heapPeakMB, seconds }, waits for another line,
+ * then closes its connection and exits.
  */
 const path = require('node:path')
+const readline = require('node:readline')
+
+const lines = readline.createInterface({ input: process.stdin })
+const waiting = []
+lines.on('line', () => waiting.shift()?.())
+const nextLine = () => new Promise((resolve) => waiting.push(resolve))
 
 async function main() {
   const a = JSON.parse(process.argv[2])
@@ -27,6 +37,8 @@ async function main() {
     close = () => client.close()
   }
   if (global.gc) global.gc()
+  process.stdout.write('ready\n')
+  await nextLine()
   const rssStart = process.memoryUsage.rss()
   let rssPeak = rssStart
   let heapPeak = process.memoryUsage().heapUsed
@@ -50,8 +62,10 @@ async function main() {
   sample()
   clearInterval(timer)
   const rssEnd = process.memoryUsage.rss()
-  await close()
   process.stdout.write(JSON.stringify({ count, rssStartMB: rssStart / MB, rssPeakMB: rssPeak / MB, rssEndMB: rssEnd / MB, heapPeakMB: heapPeak / MB, seconds }) + '\n')
+  await nextLine()
+  await close()
+  lines.close()
 }
 
 main().catch((e) => {

@@ -266,8 +266,9 @@ async fn main() {
         "operation", "ours", "ours range", "raw", "raw range", "ratio", "target"
     );
     let n = cfg.docs;
-    let pick =
-        |i: usize| Rng(0x9E37_79B9_7F4A_7C15 ^ ((i as u64 + 1) * 0x2545_F491_4F6C_DD1D)).below(n);
+    let pick = |i: usize| {
+        Rng(0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D)).below(n)
+    };
     let mut all_pass = true;
 
     all_pass &= compare(

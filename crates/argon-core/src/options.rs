@@ -13,8 +13,13 @@ pub struct ConnectOptions {
     /// Application name reported to the server.
     pub app_name: Option<String>,
     /// How many times a write transaction is retried after a transient error (write
-    /// conflict). Retries back off exponentially with jitter. Default 50.
+    /// conflict). Retries back off exponentially with jitter. Default 10 000 (the time
+    /// budget below is what normally ends retrying).
     pub max_transaction_retries: Option<usize>,
+    /// How long a write keeps retrying transient errors, in ms. Default 75 000: longer
+    /// than MongoDB's default `transactionLifetimeLimitSeconds` (60 s), after which the
+    /// server aborts a transaction abandoned by a crashed process.
+    pub transaction_timeout_ms: Option<u64>,
     /// How long cached branch metadata is trusted, in ms. Default 1000.
     pub metadata_cache_ms: Option<u64>,
     /// Entries in the branch-metadata LRU cache. Default 1024.

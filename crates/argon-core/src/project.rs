@@ -25,6 +25,7 @@ pub struct Project {
     /// Whether the deployment supports multi-document transactions (replica set/mongos).
     pub(crate) transactions: bool,
     pub(crate) max_txn_retries: usize,
+    pub(crate) txn_timeout: Duration,
     /// The time-travel retention window.
     pub(crate) retention_ms: u64,
     cache_ttl: Duration,
@@ -80,7 +81,8 @@ impl Project {
             client,
             db,
             transactions,
-            max_txn_retries: opts.max_transaction_retries.unwrap_or(50),
+            max_txn_retries: opts.max_transaction_retries.unwrap_or(10_000),
+            txn_timeout: Duration::from_millis(opts.transaction_timeout_ms.unwrap_or(75_000)),
             retention_ms: opts.retention_ms.unwrap_or(7 * 86_400_000),
             cache_ttl: Duration::from_millis(opts.metadata_cache_ms.unwrap_or(1000)),
             branch_cache: Mutex::new(LruCache::new(cache_size)),

@@ -66,6 +66,7 @@ fn txn_options() -> TransactionOptions {
 pub struct Runner {
     session: ClientSession,
     delays: backon::ExponentialBackoff,
+    deadline: std::time::Instant,
 }
 
 impl Runner {
@@ -75,7 +76,7 @@ impl Runner {
         }
         let delays = ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(2))
-            .with_max_delay(Duration::from_millis(200))
+            .with_max_delay(Duration::from_millis(250))
             .with_factor(1.6)
             .with_jitter()
             .with_max_times(p.max_txn_retries)
@@ -83,6 +84,7 @@ impl Runner {
         Ok(Runner {
             session: p.client.start_session().await?,
             delays,
+            deadline: std::time::Instant::now() + p.txn_timeout,
         })
     }
 
@@ -112,12 +114,12 @@ impl Runner {
         };
         match err {
             TxErr::Mongo(e) if is_transient(&e) => match self.delays.next() {
-                Some(d) => {
+                Some(d) if std::time::Instant::now() + d < self.deadline => {
                     metrics::counter!(crate::telemetry::TXN_RETRIES_TOTAL).increment(1);
                     tokio::time::sleep(d).await;
                     None
                 }
-                None => Some(Err(e.into())),
+                _ => Some(Err(e.into())),
             },
             TxErr::Mongo(e) => Some(Err(e.into())),
             TxErr::Argon(e) => Some(Err(e)),

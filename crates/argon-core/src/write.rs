@@ -379,6 +379,10 @@ async fn insert_rows(
     }
     if !fresh.is_empty() {
         if let Err(e) = t.head().insert_many(fresh).session(&mut *s).await {
+            // Transient errors (write conflicts) go back to the retry loop unchanged.
+            if crate::error::is_transient(&e) {
+                return Err(e.into());
+            }
             let mut ae: ArgonError = e.into();
             if let ArgonError::Server { index, .. } = &mut ae {
                 *index = index
