@@ -26,7 +26,7 @@ test('npm run bench --quick runs two scenarios and writes the results JSON', { t
     const j = JSON.parse(fs.readFileSync(out, 'utf8'))
     for (const k of ['format', 'mode', 'startedAt', 'durationSec', 'machine', 'server', 'roundTripMethod', 'options', 'summary', 'scenarios']) assert.ok(k in j, `results JSON has ${k}`)
     assert.equal(j.mode, 'quick')
-    for (const k of ['cores', 'memoryBytes', 'node']) assert.ok(j.machine[k] != null, `machine.${k}`)
+    for (const k of ['cores', 'memoryBytes', 'node', 'serverVersion']) assert.ok(j.machine[k] != null, `machine.${k}`)
     assert.ok(j.server.version, 'server.version')
     assert.deepEqual(Object.keys(j.scenarios).sort(), ['insert-many', 'reads-main'])
     assert.equal(j.summary.errors, 0)

@@ -91,6 +91,7 @@ async function createContext(opts, log) {
     secantusVersion: bi.secantusVersion ?? null,
     allocator: bi.allocator ?? null,
   }
+  ctx.machine.serverVersion = ctx.server.secantusVersion ? `${ctx.server.version} (secantusd-rs ${ctx.server.secantusVersion})` : ctx.server.version
 
   // Timed connections: the plain driver client (no monitoring) and one Argon per project.
   const timedClient = await MongoClient.connect(uri)

@@ -24,6 +24,7 @@ pub const F_DEL: &str = "__argon_del";
 /// Temporary fields used inside read pipelines.
 pub const F_SRC: &str = "__argon_src";
 pub const F_EXCL: &str = "__argon_x";
+pub const F_PREV: &str = "__argon_prev";
 
 /// The name of the branch every project starts with.
 pub const MAIN: &str = "main";

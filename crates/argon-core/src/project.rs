@@ -140,7 +140,7 @@ impl Project {
         };
         wal.create_indexes([
             idx(doc! {"b": 1, "c": 1, "k": 1, "_id": -1}, "doc_versions"),
-            idx(doc! {"b": 1, "c": 1, "e": 1, "_id": 1}, "closed_versions"),
+            idx(doc! {"b": 1, "c": 1, "p": 1, "_id": 1}, "successors"),
             idx(doc! {"b": 1, "_id": -1}, "branch_head"),
             idx(doc! {"t": 1, "_id": 1}, "by_time"),
         ])

@@ -6,7 +6,7 @@
 
 use crate::branch_meta::Level;
 use crate::lsn::cut_key;
-use crate::names::{head_collection, F_DEL, F_EXCL, F_FIRST, F_LSN, F_SRC, MAIN_ID, WAL};
+use crate::names::{head_collection, F_DEL, F_EXCL, F_FIRST, F_LSN, F_PREV, F_SRC, MAIN_ID, WAL};
 use mongodb::bson::{doc, Bson, Document};
 
 /// What a view query should return.
@@ -110,11 +110,16 @@ pub fn parts(levels: &[Level], coll: &str, q: &ViewQuery, separate: bool) -> Vec
             pushdown(q, &mut head, separate);
         }
         parts.push((head_collection(level.id, coll), head));
-        // Versions that were current at the cut but have been superseded since.
+        // Versions that were current at the cut but have been superseded since: the
+        // predecessors (`p <= cut`) of the first records after the cut.
         if let Some(c) = level.cut {
+            let ck = cut_key(c);
             let mut past = vec![
-                doc! {"$match": {"b": level.id, "c": coll, "e": {"$gt": cut_key(c)}, "_id": {"$lte": cut_key(c)}}},
-                doc! {"$replaceRoot": {"newRoot": "$d"}},
+                doc! {"$match": {"b": level.id, "c": coll, "_id": {"$gt": ck}, "p": {"$lte": ck}}},
+                doc! {"$lookup": {"from": WAL, "localField": "p", "foreignField": "_id", "as": F_PREV}},
+                doc! {"$unwind": format!("${F_PREV}")},
+                doc! {"$match": {format!("{F_PREV}.d"): {"$type": "object"}}},
+                doc! {"$replaceRoot": {"newRoot": format!("${F_PREV}.d")}},
             ];
             if !q.filter.is_empty() {
                 past.push(doc! {"$match": q.filter.clone()});
@@ -291,9 +296,9 @@ mod tests {
         let text = format!("{:?}", p.pipeline);
         assert!(text.contains("$unionWith"));
         assert!(text.contains("\"from\": String(\"__argon.h.4.users\")"));
-        // main at cut 10: head rows with lsn <= 10 plus closed versions alive at 10.
+        // main at cut 10: head rows with lsn <= 10 plus versions superseded after 10.
         assert!(text.contains(&format!(
-            "\"e\": Document({{\"$gt\": Int64({})}})",
+            "\"p\": Document({{\"$lte\": Int64({})}})",
             cut_key(10)
         )));
     }

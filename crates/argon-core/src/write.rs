@@ -127,8 +127,9 @@ fn wal_record(
     op: &str,
     d: Option<Document>,
     now: DateTime,
+    prev: Option<i64>,
 ) -> Document {
-    doc! {
+    let mut r = doc! {
         "_id": lsn,
         "b": t.branch_id(),
         "c": t.coll,
@@ -136,20 +137,14 @@ fn wal_record(
         "op": op,
         "d": d.map(Bson::Document).unwrap_or(Bson::Null),
         "t": now,
+    };
+    // The key of the version this record supersedes on the same branch, if any: past
+    // reads find "the version current at L" as the predecessor of the first record after
+    // L, so no earlier record is ever updated.
+    if let Some(p) = prev {
+        r.insert("p", p);
     }
-}
-
-/// Marks the document's previous live version on this branch as superseded at `lsn`.
-async fn close_prior(t: &Target<'_>, s: &mut ClientSession, k: &Bson, lsn: i64) -> TxResult<()> {
-    t.p.wal()
-        .update_one(
-            doc! {"b": t.branch_id(), "c": t.coll, "k": k.clone(), "e": {"$exists": false},
-            "d": {"$ne": null}, "_id": {"$lt": lsn}},
-            doc! {"$set": {"e": lsn}},
-        )
-        .session(&mut *s)
-        .await?;
-    Ok(())
+    r
 }
 
 /// Adds Argon's `$set` of reserved fields to a user update (operator or pipeline form).
@@ -375,7 +370,7 @@ async fn insert_rows(
                 fresh_idx.push(i);
             }
         }
-        wal.push(wal_record(t, lsn, &ids[i], "i", Some(d.clone()), now));
+        wal.push(wal_record(t, lsn, &ids[i], "i", Some(d.clone()), now, None));
     }
     if !fresh.is_empty() {
         if let Err(e) = t.head().insert_many(fresh).session(&mut *s).await {
@@ -740,15 +735,13 @@ pub(crate) async fn modify_in_txn(
             out.modified += 1;
             afters.push(a.clone());
         }
-        if own {
-            close_prior(t, s, &k, lsn).await?;
-        }
         let op = match change {
             Change::Delete => "d",
             Change::Update { .. } => "u",
             Change::Replace(_) => "r",
         };
-        wal.push(wal_record(t, lsn, &k, op, after.clone(), now));
+        let prev = if own { prev_lsn } else { None };
+        wal.push(wal_record(t, lsn, &k, op, after.clone(), now, prev));
         if o.want_doc {
             returned = Some(if o.return_after {
                 after.unwrap_or_default()
