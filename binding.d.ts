@@ -17,7 +17,7 @@ export declare class NativeArgon {
   /** Returns the new branch's info document as BSON. `at` forks from a past point. */
   createBranch(name: string, from?: string | undefined | null, at?: Buffer | undefined | null): Promise<Buffer>
   branchInfo(name: string): Promise<Buffer>
-  /** `{ branches: [...] }` as BSON. */
+  /** `{ v: [...] }` as BSON. */
   listBranches(): Promise<Buffer>
   deleteBranch(name: string): Promise<void>
   protectBranch(name: string, protected: boolean): Promise<void>

@@ -167,7 +167,7 @@ class Argon {
 
   async listBranches() {
     const buf = await call(this._native.listBranches(), this._codec.EJSON)
-    return this._codec.decode(buf).branches.map(toInfo)
+    return this._codec.decode(buf).v.map(toInfo)
   }
 
   async deleteBranch(name) {

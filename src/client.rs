@@ -3,7 +3,6 @@
 use crate::collection::NativeCollection;
 use crate::convert::to_bytes;
 use crate::errors::IntoNapi;
-use argon_core::bson::{doc, Bson};
 use argon_core::{Argon, ConnectOptions};
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
@@ -64,12 +63,10 @@ impl NativeArgon {
         Ok(to_bytes(&info)?.into())
     }
 
-    /// `{ branches: [...] }` as BSON.
+    /// `{ v: [...] }` as BSON.
     #[napi(catch_unwind)]
     pub async fn list_branches(&self) -> napi::Result<Buffer> {
-        let all = self.inner.clone().list_branches().await.napi()?;
-        let arr: Vec<Bson> = all.into_iter().map(Bson::Document).collect();
-        Ok(to_bytes(&doc! {"branches": arr})?.into())
+        crate::convert::docs_reply(self.inner.clone().list_branches().await.napi()?)
     }
 
     #[napi(catch_unwind)]

@@ -1,7 +1,7 @@
 //! `NativeCollection`: one collection on one branch (optionally at a past LSN). Every
 //! argument and result is BSON bytes; result shapes are finished in `lib/collection.js`.
 
-use crate::convert::{doc, docs, opt_bool, opt_doc, opt_i64, to_bytes};
+use crate::convert::{doc, docs, docs_reply, opt_bool, opt_doc, opt_i64, to_bytes};
 use crate::cursor::NativeCursor;
 use crate::errors::{to_napi, IntoNapi};
 use argon_core::bson::{doc, Bson, Document};
@@ -250,15 +250,7 @@ impl NativeCollection {
     /// Returns BSON `{ v: [...] }`.
     #[napi(catch_unwind)]
     pub async fn list_indexes(&self) -> napi::Result<Buffer> {
-        let v: Vec<Bson> = self
-            .inner
-            .list_indexes()
-            .await
-            .napi()?
-            .into_iter()
-            .map(Bson::Document)
-            .collect();
-        Ok(to_bytes(&doc! {"v": v})?.into())
+        docs_reply(self.inner.list_indexes().await.napi()?)
     }
 
     /// `id` is BSON `{ id }`. Returns `{ v: [{lsn, time, op, document}] }`, newest first.
@@ -271,15 +263,7 @@ impl NativeCollection {
     ) -> napi::Result<Buffer> {
         let d = doc(&id)?;
         let id = d.get("id").cloned().unwrap_or(Bson::Null);
-        let v: Vec<Bson> = self
-            .inner
-            .history(id, limit as i64, before)
-            .await
-            .napi()?
-            .into_iter()
-            .map(Bson::Document)
-            .collect();
-        Ok(to_bytes(&doc! {"v": v})?.into())
+        docs_reply(self.inner.history(id, limit as i64, before).await.napi()?)
     }
 
     #[napi(catch_unwind)]

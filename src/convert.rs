@@ -36,6 +36,12 @@ pub fn to_bytes(d: &Document) -> napi::Result<Vec<u8>> {
     bson::to_vec(d).map_err(|e| to_napi(ArgonError::Internal(format!("encode BSON: {e}"))))
 }
 
+/// A list of documents as the BSON `{ v: [...] }` Buffer the JS layer unwraps.
+pub fn docs_reply(list: Vec<Document>) -> napi::Result<napi::bindgen_prelude::Buffer> {
+    let v: Vec<Bson> = list.into_iter().map(Bson::Document).collect();
+    Ok(to_bytes(&argon_core::bson::doc! {"v": v})?.into())
+}
+
 pub fn opt_doc(d: &Document, key: &str) -> Option<Document> {
     d.get_document(key).ok().cloned()
 }

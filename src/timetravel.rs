@@ -2,7 +2,7 @@
 //! and reset. Points travel as BSON `{lsn}` | `{time}` | `{tag}`.
 
 use crate::client::NativeArgon;
-use crate::convert::{doc, to_bytes};
+use crate::convert::{doc, docs_reply, to_bytes};
 use crate::errors::{to_napi, IntoNapi};
 use argon_core::bson::{doc, Bson, Document};
 use argon_core::{ArgonError, AtSpec, Counts, Point, ResetTo};
@@ -66,16 +66,7 @@ impl NativeArgon {
     /// `{ v: [{_id, branch, lsn, createdAt}] }`
     #[napi(catch_unwind)]
     pub async fn list_tags(&self) -> napi::Result<Buffer> {
-        let v: Vec<Bson> = self
-            .inner
-            .clone()
-            .list_tags()
-            .await
-            .napi()?
-            .into_iter()
-            .map(Bson::Document)
-            .collect();
-        Ok(to_bytes(&doc! {"v": v})?.into())
+        docs_reply(self.inner.clone().list_tags().await.napi()?)
     }
 
     #[napi(catch_unwind)]

@@ -57,6 +57,14 @@ fn set(v: i32) -> Change {
     }
 }
 
+async fn update(c: &argon_core::Coll, id: i32, v: i32) {
+    update(&c, id, v).await;
+}
+
+async fn delete(c: &argon_core::Coll, id: i32) {
+    delete(&c, id).await;
+}
+
 async fn head(a: &Argon, b: &str) -> i64 {
     a.branch_info(b).await.unwrap().get_i64("headLsn").unwrap()
 }
@@ -72,20 +80,9 @@ async fn branches_are_isolated_and_lsns_increase() {
     assert_eq!(l1, 1, "one insertMany is one logical write: one LSN");
     a.create_branch("f", Some("main"), None).await.unwrap();
     let f = a.collection("f", "c", None).unwrap();
-    f.modify("updateOne", doc! {"_id": 1}, set(10), ModifyOpts::default())
-        .await
-        .unwrap();
-    f.modify(
-        "deleteOne",
-        doc! {"_id": 2},
-        Change::Delete,
-        ModifyOpts::default(),
-    )
-    .await
-    .unwrap();
-    main.modify("updateOne", doc! {"_id": 2}, set(20), ModifyOpts::default())
-        .await
-        .unwrap();
+    update(&f, 1, 10).await;
+    delete(&f, 2).await;
+    update(&main, 2, 20).await;
     assert_eq!(
         all(&a, "main", None).await,
         vec![doc! {"_id": 1, "v": 1}, doc! {"_id": 2, "v": 20}]
@@ -105,26 +102,15 @@ async fn reads_at_past_lsns_see_exactly_that_state() {
         .unwrap();
     states.push((head(&a, "main").await, all(&a, "main", None).await));
     for i in 1..=5 {
-        main.modify("updateOne", doc! {"_id": 1}, set(i), ModifyOpts::default())
-            .await
-            .unwrap();
+        update(&main, 1, i).await;
         if i == 3 {
-            main.modify(
-                "deleteOne",
-                doc! {"_id": 2},
-                Change::Delete,
-                ModifyOpts::default(),
-            )
-            .await
-            .unwrap();
+            delete(&main, 2).await;
         }
         states.push((head(&a, "main").await, all(&a, "main", None).await));
     }
     // A branch forked in the middle sees main as of its fork even at its head.
     a.create_branch("g", Some("main"), None).await.unwrap();
-    main.modify("updateOne", doc! {"_id": 1}, set(99), ModifyOpts::default())
-        .await
-        .unwrap();
+    update(&main, 1, 99).await;
     for (lsn, expected) in &states {
         assert_eq!(
             &all(&a, "main", Some(*lsn)).await,
@@ -161,14 +147,7 @@ async fn unique_keys_hold_across_levels() {
         .unwrap();
     assert_eq!(out.errors[0].1.server_code(), Some(11000));
     // After the branch deletes the parent's row, the value is free on the branch only.
-    u.modify(
-        "deleteOne",
-        doc! {"_id": 1},
-        Change::Delete,
-        ModifyOpts::default(),
-    )
-    .await
-    .unwrap();
+    delete(&u, 1).await;
     let (_, out) = u
         .insert_many(vec![doc! {"_id": 2, "email": "a"}], true)
         .await
@@ -229,14 +208,7 @@ async fn tags_diff_and_reset_round_trip() {
     )
     .await
     .unwrap();
-    main.modify(
-        "deleteOne",
-        doc! {"_id": 5},
-        Change::Delete,
-        ModifyOpts::default(),
-    )
-    .await
-    .unwrap();
+    delete(&main, 5).await;
     main.insert_many(vec![doc! {"_id": 9, "v": 9}], true)
         .await
         .unwrap();
