@@ -58,11 +58,16 @@ fn set(v: i32) -> Change {
 }
 
 async fn update(c: &argon_core::Coll, id: i32, v: i32) {
-    update(&c, id, v).await;
+    c.modify("updateOne", doc! {"_id": id}, set(v), ModifyOpts::default())
+        .await
+        .unwrap();
 }
 
 async fn delete(c: &argon_core::Coll, id: i32) {
-    delete(&c, id).await;
+    let none = ModifyOpts::default();
+    c.modify("deleteOne", doc! {"_id": id}, Change::Delete, none)
+        .await
+        .unwrap();
 }
 
 async fn head(a: &Argon, b: &str) -> i64 {
