@@ -30,6 +30,10 @@ export declare class NativeArgon {
   timeTravelInfo(branch: string): Promise<Buffer>
   /** `{ collections: {name: {added, changed, removed}}, documents: [...] }` */
   diff(a: Buffer, b: Buffer, detailed: boolean): Promise<Buffer>
+  /** `{ snapshot, keys: { coll: [_id...] } }`: the plan of a detailed diff. */
+  diffPlan(a: Buffer, b: Buffer): Promise<Buffer>
+  /** One chunk of a detailed diff: `keys` is BSON `{ v: [_id...] }`; returns `{ v: [...] }`. */
+  diffChunk(a: Buffer, b: Buffer, snapshot: number, coll: string, keys: Buffer): Promise<Buffer>
   /** `to` is `{lsn}` | `{time}` | `{tag}` | `{parent: true}`. */
   restorePreview(branch: string, to: Buffer): Promise<Buffer>
   /**

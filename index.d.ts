@@ -124,6 +124,15 @@ export interface DiffDocument {
   after: Document | null
 }
 
+/** The detailed form of a diff: documents are fetched lazily, `chunkSize` ids at a time. */
+export declare class DiffCursor implements AsyncIterable<DiffDocument> {
+  private constructor()
+  next(): Promise<DiffDocument | null>
+  toArray(): Promise<DiffDocument[]>
+  close(): Promise<void>
+  [Symbol.asyncIterator](): AsyncGenerator<DiffDocument, void, void>
+}
+
 export interface TimeTravelInfo {
   /** The oldest readable LSN (the state current when the retention window began). */
   earliestLsn: number
@@ -187,8 +196,11 @@ export declare class Argon {
   deleteTag(name: string): Promise<void>
   /** The readable range of a branch's history. */
   timeTravelInfo(branch: string): Promise<TimeTravelInfo>
-  /** What changes from `a` to `b`. Costs what changed between them, not the data size. */
-  diff(a: DiffSide, b: DiffSide, options: { detailed: true }): Promise<DiffSummary & { documents: DiffDocument[] }>
+  /**
+   * What changes from `a` to `b`: counts per collection, or with `{ detailed: true }` a
+   * lazy cursor of the changed documents. Costs what changed between them, not the data size.
+   */
+  diff(a: DiffSide, b: DiffSide, options: { detailed: true; chunkSize?: number }): DiffCursor
   diff(a: DiffSide, b: DiffSide, options?: { detailed?: false }): Promise<DiffSummary>
   /** What `resetBranch(branch, { to })` would change. Changes nothing. */
   restorePreview(branch: string, options: { to: PointInTime | 'parent' }): Promise<DiffSummary>

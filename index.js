@@ -6,6 +6,7 @@
 const { Argon, Branch } = require('./lib/argon')
 const { Collection } = require('./lib/collection')
 const { FindCursor, AggregationCursor } = require('./lib/cursor')
+const { DiffCursor } = require('./lib/timetravel')
 const { ArgonError, ArgonServerError, ArgonBulkWriteError, ErrorCodes } = require('./lib/errors')
 
-module.exports = { Argon, Branch, Collection, FindCursor, AggregationCursor, ArgonError, ArgonServerError, ArgonBulkWriteError, ErrorCodes }
+module.exports = { Argon, Branch, Collection, FindCursor, AggregationCursor, DiffCursor, ArgonError, ArgonServerError, ArgonBulkWriteError, ErrorCodes }

@@ -114,9 +114,11 @@ test('undo a bad migration: preview, reset with backup, then undo the reset; chi
   const preview = await argon.restorePreview('main', { to: good })
   assert.deepEqual(preview, { added: 1, changed: 2, removed: 1, collections: { users: { added: 1, changed: 2, removed: 1 } } })
   assert.deepEqual(await byId(users), badState, 'a preview changes nothing')
-  const diff = await argon.diff({ branch: 'main', at: good }, 'main', { detailed: true })
-  assert.equal(diff.documents.length, 4)
-  assert.deepEqual(diff.documents.find((d) => d._id === 3), { collection: 'users', _id: 3, change: 'removed', before: { _id: 3, email: 'C@X' }, after: null })
+  const changes = []
+  for await (const d of argon.diff({ branch: 'main', at: good }, 'main', { detailed: true, chunkSize: 2 })) changes.push(d)
+  assert.equal(changes.length, 4)
+  assert.deepEqual(changes.find((d) => d._id === 3), { collection: 'users', _id: 3, change: 'removed', before: { _id: 3, email: 'C@X' }, after: null })
+  assert.deepEqual(changes.map((d) => d.change).sort(), ['added', 'changed', 'changed', 'removed'])
   // Three lines: preview (above), reset, check.
   const backup = await argon.resetBranch('main', { to: good })
   assert.deepEqual(await byId(users), goodState)

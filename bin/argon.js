@@ -239,10 +239,11 @@ program
   .option('--details', 'list every changed document')
   .action((from, to, opts, cmd) =>
     withArgon(cmd, async (argon, o) => {
-      const d = await argon.diff(parseSide(from), parseSide(to), { detailed: Boolean(opts.details) })
-      if (o.json) return printJson(d)
+      const d = await argon.diff(parseSide(from), parseSide(to))
+      const documents = opts.details ? await argon.diff(parseSide(from), parseSide(to), { detailed: true }).toArray() : undefined
+      if (o.json) return printJson(documents ? { ...d, documents } : d)
       print(countsTable(d))
-      for (const doc of d.documents || []) print(`${doc.change.padEnd(8)} ${doc.collection} ${JSON.stringify(doc._id)}`)
+      for (const doc of documents || []) print(`${doc.change.padEnd(8)} ${doc.collection} ${JSON.stringify(doc._id)}`)
     }),
   )
 

@@ -6,7 +6,7 @@
 const { loadBson, Codec } = require('./bson')
 const { Collection } = require('./collection')
 const { call, callSync, ArgonError } = require('./errors')
-const { atSpec, resetTarget, point, countsOf } = require('./timetravel')
+const { atSpec, resetTarget, point, countsOf, DiffCursor } = require('./timetravel')
 const native = require('../binding.js')
 
 function toInfo(d) {
@@ -129,15 +129,17 @@ class Argon {
 
   /**
    * What changes from `a` to `b` (branch names, handles, past views or `{branch, at}`).
-   * Returns counts; with `{ detailed: true }` also `documents`: an array of
-   * `{ collection, _id, change, before, after }`.
+   * Returns counts per collection. With `{ detailed: true }` returns a `DiffCursor` of
+   * `{ collection, _id, change, before, after }` instead. Both cost what changed between
+   * the two points, not the size of the data.
    */
-  async diff(a, b, options = {}) {
+  diff(a, b, options = {}) {
+    if (options.detailed) return new DiffCursor(this, a, b, options.chunkSize)
     const enc = (p) => this._codec.encode(point(this, p))
-    const r = this._codec.decode(await call(this._native.diff(enc(a), enc(b), Boolean(options.detailed)), this._codec.EJSON))
-    const out = countsOf(r.collections)
-    if (options.detailed) out.documents = r.documents
-    return out
+    return (async () => {
+      const r = this._codec.decode(await call(this._native.diff(enc(a), enc(b), false), this._codec.EJSON))
+      return countsOf(r.collections)
+    })()
   }
 
   /** What `resetBranch(branch, { to })` would change, per collection. Changes nothing. */

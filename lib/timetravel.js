@@ -58,4 +58,61 @@ function countsOf(collections) {
   return out
 }
 
-module.exports = { atSpec, resetTarget, point, countsOf }
+/**
+ * The detailed form of a diff: a lazy cursor of `{ collection, _id, change, before, after }`.
+ * The first read pins the snapshot and lists the candidate ids (what changed between the
+ * two points); documents are then fetched `chunkSize` ids at a time.
+ */
+class DiffCursor {
+  constructor(argon, a, b, chunkSize = 500) {
+    this._argon = argon
+    this._a = argon._codec.encode(point(argon, a))
+    this._b = argon._codec.encode(point(argon, b))
+    this._chunkSize = chunkSize
+    this._plan = null
+    this._chunks = []
+    this._buffer = []
+  }
+
+  async _call(p) {
+    const { call } = require('./errors')
+    return this._argon._codec.decode(await call(p, this._argon._codec.EJSON))
+  }
+
+  async next() {
+    const native = this._argon._native
+    if (!this._plan) {
+      this._plan = await this._call(native.diffPlan(this._a, this._b))
+      for (const [coll, keys] of Object.entries(this._plan.keys)) {
+        for (let i = 0; i < keys.length; i += this._chunkSize) this._chunks.push([coll, keys.slice(i, i + this._chunkSize)])
+      }
+    }
+    while (this._buffer.length === 0 && this._chunks.length > 0) {
+      const [coll, keys] = this._chunks.shift()
+      const keyBuf = this._argon._codec.encode({ v: keys })
+      this._buffer = (await this._call(native.diffChunk(this._a, this._b, Number(this._plan.snapshot), coll, keyBuf))).v
+    }
+    return this._buffer.length ? this._buffer.shift() : null
+  }
+
+  async toArray() {
+    const out = []
+    for await (const d of this) out.push(d)
+    return out
+  }
+
+  async close() {
+    this._chunks = []
+    this._buffer = []
+  }
+
+  async *[Symbol.asyncIterator]() {
+    for (;;) {
+      const d = await this.next()
+      if (d === null) return
+      yield d
+    }
+  }
+}
+
+module.exports = { atSpec, resetTarget, point, countsOf, DiffCursor }

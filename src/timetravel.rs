@@ -92,6 +92,43 @@ impl NativeArgon {
         )
     }
 
+    /// `{ snapshot, keys: { coll: [_id...] } }`: the plan of a detailed diff.
+    #[napi(catch_unwind)]
+    pub async fn diff_plan(&self, a: Buffer, b: Buffer) -> napi::Result<Buffer> {
+        let (a, b) = (point(&a)?, point(&b)?);
+        let plan = self.inner.clone().diff_plan(&a, &b).await.napi()?;
+        let mut keys = Document::new();
+        for (c, ks) in plan.keys {
+            keys.insert(c, ks);
+        }
+        Ok(to_bytes(&doc! {"snapshot": plan.snapshot, "keys": keys})?.into())
+    }
+
+    /// One chunk of a detailed diff: `keys` is BSON `{ v: [_id...] }`; returns `{ v: [...] }`.
+    #[napi(catch_unwind)]
+    pub async fn diff_chunk(
+        &self,
+        a: Buffer,
+        b: Buffer,
+        snapshot: i64,
+        coll: String,
+        keys: Buffer,
+    ) -> napi::Result<Buffer> {
+        let (a, b) = (point(&a)?, point(&b)?);
+        let keys = doc(&keys)?.get_array("v").cloned().map_err(|_| {
+            to_napi(ArgonError::InvalidArgument(
+                "keys must be { v: [...] }".into(),
+            ))
+        })?;
+        let docs = self
+            .inner
+            .clone()
+            .diff_chunk(&a, &b, snapshot, &coll, &keys)
+            .await
+            .napi()?;
+        docs_reply(docs)
+    }
+
     /// `to` is `{lsn}` | `{time}` | `{tag}` | `{parent: true}`.
     #[napi(catch_unwind)]
     pub async fn restore_preview(&self, branch: String, to: Buffer) -> napi::Result<Buffer> {

@@ -237,11 +237,14 @@ async function timeTravel(argon: Argon): Promise<void> {
   const h = await main.collection<User>('users').history('id', { limit: 10 })
   const op: 'insert' | 'update' | 'replace' | 'delete' = h[0].op
   void op
-  const d = await argon.diff('main', { branch: 'main', at: 5 }, { detailed: true })
-  const changed: number = d.changed + d.documents.length
-  void changed
+  for await (const change of argon.diff('main', { branch: 'main', at: 5 }, { detailed: true })) {
+    const kind: 'added' | 'changed' | 'removed' = change.change
+    void kind
+  }
   const s = await argon.diff('main', 'feature-x')
-  // @ts-expect-error: documents only with { detailed: true }
+  const total: number = s.added + s.changed + s.removed
+  void total
+  // @ts-expect-error: the summary has no documents; use { detailed: true }
   void s.documents
   const preview = await argon.restorePreview('main', { to: 1500 })
   void preview.collections

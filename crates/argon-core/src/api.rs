@@ -318,6 +318,26 @@ impl Argon {
         r
     }
 
+    /// The first step of a detailed diff read in chunks: pins the snapshot and lists the
+    /// candidate `_id`s per collection.
+    pub async fn diff_plan(&self, a: &Point, b: &Point) -> Result<diff::DiffPlan> {
+        diff::plan(&self.p, a, b).await
+    }
+
+    /// One chunk of a detailed diff (see `diff_plan`).
+    pub async fn diff_chunk(
+        &self,
+        a: &Point,
+        b: &Point,
+        snapshot: i64,
+        coll: &str,
+        keys: &[Bson],
+    ) -> Result<Vec<Document>> {
+        Ok(diff::chunk(&self.p, a, b, snapshot, coll, keys, true)
+            .await?
+            .1)
+    }
+
     /// What `reset_branch(branch, to)` would change, per collection. Changes nothing.
     pub async fn restore_preview(
         &self,

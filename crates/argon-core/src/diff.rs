@@ -116,43 +116,77 @@ pub async fn read_keys(
     Ok(out)
 }
 
-/// What changes from point `a` to point `b`.
-pub async fn diff(p: &Project, a: &Point, b: &Point, detailed: bool) -> Result<DiffOutcome> {
+/// The candidate documents of a diff, with the snapshot LSN that pins both sides' heads,
+/// so a detailed diff can be read in chunks and stay consistent.
+#[derive(Debug, Default)]
+pub struct DiffPlan {
+    pub snapshot: i64,
+    pub keys: BTreeMap<String, Vec<Bson>>,
+}
+
+pub async fn plan(p: &Project, a: &Point, b: &Point) -> Result<DiffPlan> {
     let snapshot = p.committed_lsn().await?;
     let la = resolve_levels(p, a, snapshot).await?;
     let lb = resolve_levels(p, b, snapshot).await?;
-    let keys = changed_keys(p, &la, &lb).await?;
-    let mut out = DiffOutcome::default();
-    for (coll, ks) in keys {
-        let before = read_keys(p, &la, &coll, &ks).await?;
-        let after = read_keys(p, &lb, &coll, &ks).await?;
-        let mut counts = Counts::default();
-        for k in &ks {
-            let key = format!("{k:?}");
-            let (x, y) = (before.get(&key), after.get(&key));
-            let change = match (x, y) {
-                (None, Some(_)) => "added",
-                (Some(_), None) => "removed",
-                (Some(u), Some(v)) if !crate::write::same_doc(u, v) => "changed",
-                _ => continue,
-            };
-            match change {
-                "added" => counts.added += 1,
-                "removed" => counts.removed += 1,
-                _ => counts.changed += 1,
-            }
-            if detailed {
-                out.documents.push(doc! {
-                    "collection": &coll,
-                    "_id": k.clone(),
-                    "change": change,
-                    "before": x.cloned().map(Bson::Document).unwrap_or(Bson::Null),
-                    "after": y.cloned().map(Bson::Document).unwrap_or(Bson::Null),
-                });
-            }
+    Ok(DiffPlan {
+        snapshot,
+        keys: changed_keys(p, &la, &lb).await?,
+    })
+}
+
+/// Compares the given `_id`s of one collection between the two points (heads pinned at
+/// `snapshot`): counts, and with `detailed` the changed documents.
+pub async fn chunk(
+    p: &Project,
+    a: &Point,
+    b: &Point,
+    snapshot: i64,
+    coll: &str,
+    keys: &[Bson],
+    detailed: bool,
+) -> Result<(Counts, Vec<Document>)> {
+    let la = resolve_levels(p, a, snapshot).await?;
+    let lb = resolve_levels(p, b, snapshot).await?;
+    let before = read_keys(p, &la, coll, keys).await?;
+    let after = read_keys(p, &lb, coll, keys).await?;
+    let mut counts = Counts::default();
+    let mut docs = Vec::new();
+    for k in keys {
+        let key = format!("{k:?}");
+        let (x, y) = (before.get(&key), after.get(&key));
+        let change = match (x, y) {
+            (None, Some(_)) => "added",
+            (Some(_), None) => "removed",
+            (Some(u), Some(v)) if !crate::write::same_doc(u, v) => "changed",
+            _ => continue,
+        };
+        match change {
+            "added" => counts.added += 1,
+            "removed" => counts.removed += 1,
+            _ => counts.changed += 1,
         }
+        if detailed {
+            docs.push(doc! {
+                "collection": coll,
+                "_id": k.clone(),
+                "change": change,
+                "before": x.cloned().map(Bson::Document).unwrap_or(Bson::Null),
+                "after": y.cloned().map(Bson::Document).unwrap_or(Bson::Null),
+            });
+        }
+    }
+    Ok((counts, docs))
+}
+
+/// What changes from point `a` to point `b`.
+pub async fn diff(p: &Project, a: &Point, b: &Point, detailed: bool) -> Result<DiffOutcome> {
+    let plan = plan(p, a, b).await?;
+    let mut out = DiffOutcome::default();
+    for (coll, ks) in &plan.keys {
+        let (counts, docs) = chunk(p, a, b, plan.snapshot, coll, ks, detailed).await?;
+        out.documents.extend(docs);
         if counts != Counts::default() {
-            out.per_collection.insert(coll, counts);
+            out.per_collection.insert(coll.clone(), counts);
         }
     }
     Ok(out)
