@@ -53,7 +53,8 @@ impl NativeArgon {
         let at = crate::timetravel::at_spec(at.as_deref())?;
         let a = self.inner.clone();
         let m = a.create_branch(&name, from.as_deref(), at).await.napi()?;
-        let info = a.branch_info(&m.name).await.napi()?;
+        // A new branch has no writes: its head is its fork point.
+        let info = argon_core::branch_meta::info_document(&m, m.fork_lsn);
         Ok(to_bytes(&info)?.into())
     }
 

@@ -84,15 +84,6 @@ impl Argon {
             (None, _) => MAIN.to_string(),
         };
         let parent = self.p.branch_meta(&from).await?;
-        if self
-            .p
-            .branches()
-            .find_one(doc! {"_id": name})
-            .await?
-            .is_some()
-        {
-            return Err(ArgonError::BranchExists(name.to_string()));
-        }
         let fork_lsn = match &at {
             Some(a) => self.p.resolve_at(a).await?,
             None => self.p.committed_lsn().await?,

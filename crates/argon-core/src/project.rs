@@ -33,6 +33,14 @@ pub struct Project {
     /// Head collections known to exist (with indexes copied), keyed by (branch id, coll).
     pub(crate) known_heads: Mutex<LruCache<(i32, String), Vec<crate::heads::UniqueIndex>>>,
     closed: AtomicBool,
+    /// Highest committed LSN seen (committed LSNs only grow, so a point at or below it
+    /// needs no query).
+    pub(crate) seen_lsn: std::sync::atomic::AtomicI64,
+    /// The retention boundary, cached briefly: (when computed, earliest LSN).
+    pub(crate) earliest_cache: Mutex<Option<(Instant, i64)>>,
+    /// Serialises this process's write transactions: they all touch the LSN counter, so
+    /// running them concurrently only produces write conflicts and retries.
+    pub(crate) write_gate: tokio::sync::Mutex<()>,
 }
 
 impl Project {
@@ -88,6 +96,9 @@ impl Project {
             branch_cache: Mutex::new(LruCache::new(cache_size)),
             known_heads: Mutex::new(LruCache::new(NonZeroUsize::new(4096).expect("4096"))),
             closed: AtomicBool::new(false),
+            seen_lsn: std::sync::atomic::AtomicI64::new(0),
+            earliest_cache: Mutex::new(None),
+            write_gate: tokio::sync::Mutex::new(()),
         };
         project.init().await?;
         tracing::info!(database = %opts.database, transactions, "argon project opened");
@@ -140,7 +151,9 @@ impl Project {
         };
         wal.create_indexes([
             idx(doc! {"b": 1, "c": 1, "k": 1, "_id": -1}, "doc_versions"),
-            idx(doc! {"b": 1, "c": 1, "p": 1, "_id": 1}, "successors"),
+            // Records after a cut (then `p <= cut`): reads near the head and child reads
+            // of a parent at its fork scan only what was written after the cut.
+            idx(doc! {"b": 1, "c": 1, "_id": 1, "p": 1}, "after_cut"),
             idx(doc! {"b": 1, "_id": -1}, "branch_head"),
             idx(doc! {"t": 1, "_id": 1}, "by_time"),
         ])
@@ -230,7 +243,9 @@ impl Project {
             .find_one(doc! {"_id": "lsn"})
             .await?
             .ok_or_else(|| ArgonError::Internal("lsn counter missing".into()))?;
-        Ok(d.get_i64("n").unwrap_or(0))
+        let n = d.get_i64("n").unwrap_or(0);
+        self.seen_lsn.fetch_max(n, Ordering::AcqRel);
+        Ok(n)
     }
 
     /// LSN of the newest write on a branch itself (its fork LSN when it has none).

@@ -76,6 +76,17 @@ impl Project {
     /// The newest readable point before the retention window: the LSN that was current
     /// when the window began (0 when the project is younger than the window).
     pub async fn earliest_lsn(&self) -> Result<i64> {
+        if let Some((at, lsn)) = *self.earliest_cache.lock().expect("cache lock") {
+            if at.elapsed() < std::time::Duration::from_millis(1000) {
+                return Ok(lsn);
+            }
+        }
+        let lsn = self.earliest_lsn_uncached().await?;
+        *self.earliest_cache.lock().expect("cache lock") = Some((std::time::Instant::now(), lsn));
+        Ok(lsn)
+    }
+
+    async fn earliest_lsn_uncached(&self) -> Result<i64> {
         let start =
             DateTime::from_millis(DateTime::now().timestamp_millis() - self.retention_ms as i64);
         let last_before = self
@@ -133,7 +144,13 @@ impl Project {
                 "LSN {lsn} is negative"
             )));
         }
-        let latest = self.committed_lsn().await?;
+        // Committed LSNs only grow: a point at or below one already seen needs no query.
+        let seen = self.seen_lsn.load(std::sync::atomic::Ordering::Acquire);
+        let latest = if lsn <= seen {
+            seen
+        } else {
+            self.committed_lsn().await?
+        };
         if lsn > latest {
             return Err(ArgonError::LsnOutOfRange(format!(
                 "LSN {lsn} is beyond the head: the latest LSN is {latest}"

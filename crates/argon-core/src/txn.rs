@@ -134,6 +134,8 @@ macro_rules! in_txn {
     ($p:expr, |$s:ident| $body:expr) => {{
         async {
             let mut runner = $crate::txn::Runner::new($p).await?;
+            // One write transaction at a time per process (see `Project::write_gate`).
+            let _gate = $p.write_gate.lock().await;
             loop {
                 runner.begin().await?;
                 let outcome = {

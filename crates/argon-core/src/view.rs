@@ -74,6 +74,38 @@ fn exclusions(levels: &[Level], upto: usize, coll: &str) -> Vec<Document> {
     out
 }
 
+/// The `_id` condition of a filter, when it has a top-level (or top-level `$and`) equality
+/// or `$in` on `_id`, as a condition on the WAL's `k`.
+fn id_constraint(filter: &Document) -> Option<Bson> {
+    let simple = |v: &Bson| match v {
+        Bson::Document(d) if d.keys().any(|k| k.starts_with('$')) => {
+            if d.len() == 1 {
+                d.get("$eq")
+                    .map(|e| Bson::Document(doc! {"$eq": e.clone()}))
+                    .or_else(|| {
+                        d.get("$in")
+                            .map(|i| Bson::Document(doc! {"$in": i.clone()}))
+                    })
+            } else {
+                None
+            }
+        }
+        Bson::Document(_) | Bson::Array(_) | Bson::RegularExpression(_) => None,
+        other => Some(Bson::Document(doc! {"$eq": other.clone()})),
+    };
+    if let Some(v) = filter.get("_id") {
+        return simple(v);
+    }
+    if let Ok(parts) = filter.get_array("$and") {
+        for p in parts {
+            if let Some(v) = p.as_document().and_then(|d| d.get("_id")) {
+                return simple(v);
+            }
+        }
+    }
+    None
+}
+
 fn pushdown(q: &ViewQuery, stages: &mut Vec<Document>, always_limit: bool) {
     if let Some(s) = q.sort {
         if !s.is_empty() {
@@ -114,8 +146,14 @@ pub fn parts(levels: &[Level], coll: &str, q: &ViewQuery, separate: bool) -> Vec
         // predecessors (`p <= cut`) of the first records after the cut.
         if let Some(c) = level.cut {
             let ck = cut_key(c);
+            let mut head_match =
+                doc! {"b": level.id, "c": coll, "_id": {"$gt": ck}, "p": {"$lte": ck}};
+            // A filter on `_id` narrows the WAL part to those documents' records.
+            if let Some(ids) = id_constraint(&q.filter) {
+                head_match.insert("k", ids);
+            }
             let mut past = vec![
-                doc! {"$match": {"b": level.id, "c": coll, "_id": {"$gt": ck}, "p": {"$lte": ck}}},
+                doc! {"$match": head_match},
                 doc! {"$lookup": {"from": WAL, "localField": "p", "foreignField": "_id", "as": F_PREV}},
                 doc! {"$unwind": format!("${F_PREV}")},
                 doc! {"$match": {format!("{F_PREV}.d"): {"$type": "object"}}},
@@ -301,6 +339,21 @@ mod tests {
             "\"p\": Document({{\"$lte\": Int64({})}})",
             cut_key(10)
         )));
+    }
+
+    #[test]
+    fn id_filters_narrow_the_wal_part() {
+        assert_eq!(
+            id_constraint(&doc! {"_id": 5}),
+            Some(Bson::Document(doc! {"$eq": 5}))
+        );
+        assert_eq!(
+            id_constraint(&doc! {"$and": [{"a": 1}, {"_id": {"$in": [1, 2]}}]}),
+            Some(Bson::Document(doc! {"$in": [1, 2]}))
+        );
+        assert_eq!(id_constraint(&doc! {"_id": {"$gt": 5}}), None);
+        assert_eq!(id_constraint(&doc! {"_id": {"a": 1}}), None);
+        assert_eq!(id_constraint(&doc! {"a": 1}), None);
     }
 
     #[test]
