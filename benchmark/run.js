@@ -18,7 +18,7 @@
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { createContext } = require('./lib/context')
+const { createContext, addonStamp } = require('./lib/context')
 const { resultsTable, costTable, mark } = require('./lib/table')
 
 const HELP = `usage: node benchmark/run.js [options]
@@ -168,6 +168,16 @@ async function main() {
   const log = (m) => process.stderr.write(`${m}\n`)
   const started = new Date()
   log(`argondb benchmark (${opts.quick ? 'quick' : 'full'}): ${chosen.map((s) => s.name).join(', ')}`)
+  // Ctrl-C / SIGTERM: stop the server this run started (by PID) before exiting.
+  let serverHandle = null
+  createContext.onServer = (srv) => (serverHandle = srv)
+  for (const sig of ['SIGINT', 'SIGTERM']) {
+    process.once(sig, () => {
+      log(`\n${sig}: stopping`)
+      const stop = serverHandle ? serverHandle.stop() : Promise.resolve()
+      stop.finally(() => process.exit(130))
+    })
+  }
   const ctx = await createContext(opts, log)
   const rows = []
   const scenarioOut = {}
@@ -191,6 +201,12 @@ async function main() {
       scenarioOut[s.name] = { number: s.number, title: s.title, seconds: sec, cases: out }
     }
   } finally {
+    const now = addonStamp()
+    if (JSON.stringify(now) !== JSON.stringify(ctx.build.addon)) {
+      ctx.build.addonChangedDuringRun = true
+      ctx.build.addonAtEnd = now
+      log('WARNING: the addon was rebuilt during this run; child processes (scenario 9) may have loaded the new build')
+    }
     ctx.machine.loadavgAtEnd = os.loadavg().map((x) => Math.round(x * 100) / 100)
     await ctx.close().catch((e) => log(`cleanup: ${e.message}`))
   }
@@ -211,6 +227,7 @@ async function main() {
     durationSec: (Date.now() - started.getTime()) / 1000,
     machine: ctx.machine,
     server: ctx.server,
+    build: ctx.build,
     roundTripMethod: ctx.counterMethod,
     api: ctx.api,
     options: Object.fromEntries(Object.entries(opts).filter(([k]) => !['list', 'help'].includes(k))),
@@ -223,13 +240,16 @@ async function main() {
   fs.renameSync(out + '.tmp', out)
 
   const m = ctx.machine
-  console.log(`\nargondb benchmark, ${result.mode} run, ${result.durationSec.toFixed(0)} s: ${m.cores} cores, ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB, node ${m.node}, server ${ctx.server.version}${ctx.server.secantusVersion ? ` (secantusd-rs ${ctx.server.secantusVersion})` : ''}${ctx.server.local ? ', local' : ''}; load avg ${m.loadavgAtStart.join('/')} -> ${m.loadavgAtEnd.join('/')}`)
+  const b = ctx.build
+  console.log(`\nargondb benchmark, ${result.mode} run${b.commit ? ` at ${b.commit.slice(0, 7)}${b.dirty ? '+dirty' : ''}` : ''}, ${result.durationSec.toFixed(0)} s: ${m.cores} cores, ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB, node ${m.node}, server ${ctx.server.version}${ctx.server.secantusVersion ? ` (secantusd-rs ${ctx.server.secantusVersion})` : ''}${ctx.server.local ? ', local' : ''}; load avg ${m.loadavgAtStart.join('/')} -> ${m.loadavgAtEnd.join('/')}`)
   console.log(`medians; ratio = ours/baseline (throughput: higher is better; flatness rows: largest/smallest size); RT/op = server round trips per operation (ours: ${ctx.counterMethod}; baseline: driver commandStarted)\n`)
   console.log(resultsTable(rows))
   console.log(`\ncosts: min..max = spread of the per-round medians; commands/op by name; CPU/op = client (this process, all threads) + server\n`)
   console.log(costTable(rows))
   console.log(`\n${summary.pass} pass, ${summary.miss} miss, ${summary.info} info, ${summary.skipped} skipped, ${summary.errors} errors; results in ${path.relative(process.cwd(), out)}`)
   if (opts.quick && summary.miss) console.log('(--quick: timing targets are recorded, never enforced)')
+  if (ctx.build.addon?.debugInfo) console.log('NOTE: the addon has debug info (a dev build?); release builds are faster, so these "ours" numbers are pessimistic')
+  if (ctx.build.addonChangedDuringRun) console.log('WARNING: the addon was rebuilt during this run; numbers may mix two builds')
 
   if (errors) process.exitCode = 2
   else if (!opts.quick && !opts.noFail && summary.miss) process.exitCode = 1

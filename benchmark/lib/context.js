@@ -34,6 +34,54 @@ function apiFeatures(argondb) {
   }
 }
 
+/** Which engine build and commit a run measured (the addon can be rebuilt under a run). */
+function buildInfo() {
+  const out = { commit: null, dirty: null, addon: null }
+  try {
+    const { execFileSync } = require('node:child_process')
+    out.commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+    out.dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().length > 0
+  } catch {
+    // not a git checkout
+  }
+  out.addon = addonStamp()
+  return out
+}
+
+function addonStamp() {
+  const fs = require('node:fs')
+  try {
+    const f = fs.readdirSync(ROOT).find((n) => n.startsWith('argondb.') && n.endsWith('.node'))
+    if (!f) return null
+    const st = fs.statSync(path.join(ROOT, f))
+    // A release build (`napi build --release --strip`) carries no DWARF sections; a dev
+    // build does, and its unoptimised Rust makes every "ours" number slower.
+    return { file: f, size: st.size, mtime: st.mtime.toISOString(), debugInfo: hasDebugSections(path.join(ROOT, f)) }
+  } catch {
+    return null
+  }
+}
+
+/** Whether an ELF64 little-endian file has `.debug_*` sections (null when not ELF64 LE). */
+function hasDebugSections(file) {
+  const fs = require('node:fs')
+  const b = fs.readFileSync(file)
+  if (b.length < 64 || b.readUInt32BE(0) !== 0x7f454c46 || b[4] !== 2 || b[5] !== 1) return null
+  const shoff = Number(b.readBigUInt64LE(0x28))
+  const shentsize = b.readUInt16LE(0x3a)
+  const shnum = b.readUInt16LE(0x3c)
+  const shstrndx = b.readUInt16LE(0x3e)
+  if (!shoff || shstrndx >= shnum) return null
+  const sec = (i) => shoff + i * shentsize
+  const strOff = Number(b.readBigUInt64LE(sec(shstrndx) + 0x18))
+  for (let i = 0; i < shnum; i++) {
+    const nameOff = strOff + b.readUInt32LE(sec(i))
+    const name = b.toString('latin1', nameOff, b.indexOf(0, nameOff))
+    if (name.startsWith('.debug_')) return true
+  }
+  return false
+}
+
 function machineInfo() {
   const cpus = os.cpus()
   return {
@@ -56,6 +104,7 @@ async function createContext(opts, log) {
     api: apiFeatures(argondb),
     fixtures: new Map(),
     machine: machineInfo(),
+    build: buildInfo(),
     databases: [],
     closers: [],
   }
@@ -75,6 +124,7 @@ async function createContext(opts, log) {
     uri = srv.uri
     serverPid = srv.pid
     ctx.stopServer = srv.stop
+    createContext.onServer?.(srv)
     log(`started secantusd-rs pid ${srv.pid} at ${uri}`)
   } else {
     log(`using MONGODB_URI (round-trip counts assume no other client is active on it)`)
@@ -141,4 +191,4 @@ async function createContext(opts, log) {
   return ctx
 }
 
-module.exports = { createContext, loadArgondb, apiFeatures, machineInfo }
+module.exports = { createContext, loadArgondb, apiFeatures, machineInfo, addonStamp, hasDebugSections }
