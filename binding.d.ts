@@ -68,6 +68,10 @@ export declare class NativeCollection {
 }
 
 export declare class NativeCursor {
+  /** The first batch, fetched when the cursor was opened (once; then `null`). */
+  takePrefetched(): Buffer | null
+  /** True once the server has nothing more for this cursor. */
+  get exhausted(): boolean
   /** Up to `max` documents; an empty Buffer means the cursor is exhausted. */
   nextBatch(max: number): Promise<Buffer>
   close(): Promise<void>

@@ -13,6 +13,7 @@ class ArgonCursor {
     this._native = null
     this._buffer = []
     this._done = false
+    this._exhausted = false
     this._batchSize = 1000
     this._map = null
   }
@@ -35,17 +36,27 @@ class ArgonCursor {
 
   async _fill() {
     if (this._done) return
-    if (!this._native) this._native = await call(this._open(this._batchSize), this._codec.EJSON)
-    const buf = await call(this._native.nextBatch(this._batchSize), this._codec.EJSON)
+    let buf
+    if (!this._native) {
+      // Opening fetches the first batch in the same native call.
+      this._native = await call(this._open(this._batchSize), this._codec.EJSON)
+      buf = this._native.takePrefetched() || Buffer.alloc(0)
+    } else {
+      buf = await call(this._native.nextBatch(this._batchSize), this._codec.EJSON)
+    }
     if (buf.length === 0) {
       this._done = true
       return
     }
     this._buffer = this._codec.decodeMany(buf)
+    if (this._native.exhausted) this._exhausted = true
   }
 
   async hasNext() {
-    if (this._buffer.length === 0) await this._fill()
+    if (this._buffer.length === 0) {
+      if (this._exhausted) this._done = true
+      else await this._fill()
+    }
     return this._buffer.length > 0
   }
 
@@ -72,9 +83,10 @@ class ArgonCursor {
   }
 
   async close() {
+    const wasOpen = this._native && !this._exhausted && !this._done
     this._done = true
     this._buffer = []
-    if (this._native) await this._native.close()
+    if (wasOpen) await this._native.close()
   }
 
   get closed() {

@@ -30,6 +30,16 @@ fn find_opts(o: &Document) -> FindOpts {
     }
 }
 
+/// How many documents the opening call fetches: the limit when it is small, else the
+/// batch size (MongoDB's first batch is 101 by default).
+fn first_batch(o: &FindOpts) -> usize {
+    let batch = o.batch_size.unwrap_or(101) as usize;
+    match o.limit {
+        Some(l) if l != 0 => batch.min(l.unsigned_abs() as usize),
+        _ => batch,
+    }
+}
+
 fn array_filters(o: &Document) -> napi::Result<Option<Vec<Document>>> {
     match o.get("arrayFilters") {
         None | Some(Bson::Null) => Ok(None),
@@ -177,8 +187,10 @@ impl NativeCollection {
         let filter = doc(&filter)?;
         let o = doc(&options)?;
         reject_unsupported(&o)?;
-        let c = self.inner.find(filter, find_opts(&o)).await.napi()?;
-        Ok(NativeCursor::new(c))
+        let fo = find_opts(&o);
+        let first = first_batch(&fo);
+        let c = self.inner.find(filter, fo).await.napi()?;
+        NativeCursor::open(c, first).await.napi()
     }
 
     /// `pipeline` is BSON `{ p: [...] }`.
@@ -205,7 +217,9 @@ impl NativeCollection {
             .collect::<napi::Result<Vec<_>>>()?;
         let batch = opt_i64(&o, "batchSize").map(|n| n.clamp(1, u32::MAX as i64) as u32);
         let c = self.inner.aggregate(stages, batch).await.napi()?;
-        Ok(NativeCursor::new(c))
+        NativeCursor::open(c, batch.unwrap_or(101) as usize)
+            .await
+            .napi()
     }
 
     #[napi(catch_unwind)]

@@ -107,6 +107,7 @@ async function costPass(ctx, side, n) {
   return {
     ops,
     serverRequests: srv.requests,
+    heartbeats: srv.heartbeats ?? null,
     serverByCommand: srv.byCommand,
     txnCommitted: srv.txnCommitted,
     txnAborted: srv.txnAborted,
@@ -136,6 +137,7 @@ async function costs(ctx, oursSide, baseSide, n) {
       oursByCommand: o ? perMap(o.serverByCommand, o.ops) : null,
       baselineByCommand: b ? perMap(b.driverByCommand, b.ops) : null,
       oursTxnAbortedPerOp: o ? per(o.txnAborted, o.ops) : null,
+      heartbeatsExcluded: { ours: o?.heartbeats ?? null, baseline: b?.heartbeats ?? null },
       passOps: { ours: o?.ops ?? null, baseline: b?.ops ?? null },
     },
     cpu: {

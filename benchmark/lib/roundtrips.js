@@ -47,6 +47,8 @@ function selfCpuNs() {
   return (u.user + u.system) * 1000
 }
 
+const HEARTBEATS = new Set(['hello', 'isMaster', 'ismaster'])
+
 class ServerCounter {
   constructor(admin, serverPid) {
     this.admin = admin
@@ -96,15 +98,23 @@ class ServerCounter {
     }
   }
 
-  /** Requests and per-command counts between two snapshots, minus the snapshot itself. */
+  /**
+   * Requests and per-command counts between two snapshots, minus the snapshot itself and
+   * minus server-monitoring heartbeats (`hello`/`isMaster`, sent by every connected
+   * client's monitor on its own schedule, not by the operations measured).
+   */
   delta(a, b) {
     const byCommand = {}
+    let heartbeats = 0
     for (const [k, v] of Object.entries(b.commands)) {
       const d = v - (a.commands[k] || 0)
-      if (d > 0 && k !== 'serverStatus') byCommand[k] = d
+      if (d <= 0 || k === 'serverStatus') continue
+      if (HEARTBEATS.has(k)) heartbeats += d
+      else byCommand[k] = d
     }
     return {
-      requests: b.requests - a.requests - this.overhead,
+      requests: b.requests - a.requests - this.overhead - heartbeats,
+      heartbeats,
       byCommand,
       txnCommitted: b.txnCommitted - a.txnCommitted,
       txnAborted: b.txnAborted - a.txnAborted,

@@ -9,6 +9,7 @@ pub mod diff;
 pub mod error;
 pub mod heads;
 pub mod lsn;
+pub mod merge;
 pub mod names;
 pub mod options;
 pub mod project;

@@ -4,6 +4,7 @@
 
 use crate::branch_meta::Level;
 use crate::error::{ArgonError, Result};
+use crate::merge::Merged;
 use crate::names::{head_collection, F_LSN};
 use crate::project::Project;
 use crate::view::{self, ViewQuery};
@@ -20,34 +21,60 @@ pub struct FindOpts {
     pub batch_size: Option<u32>,
 }
 
-/// A server cursor over user documents.
+/// A cursor over user documents: one server cursor, or a client-side merge of the
+/// concurrent per-level queries of a branch view.
 pub struct DocCursor {
-    inner: Option<Cursor<RawDocumentBuf>>,
+    inner: Source,
+}
+
+enum Source {
+    Done,
+    Single(Box<Cursor<RawDocumentBuf>>),
+    Merged(Box<Merged>),
 }
 
 impl DocCursor {
+    fn single(c: Cursor<RawDocumentBuf>) -> Self {
+        DocCursor {
+            inner: Source::Single(c),
+        }
+    }
+
     /// Up to `max` documents, concatenated as BSON, and how many there are. An empty
-    /// batch means the cursor is exhausted.
+    /// batch means the cursor is exhausted; so does `exhausted()` after any batch.
     pub async fn next_batch(&mut self, max: usize) -> Result<(Vec<u8>, usize)> {
         let mut buf = Vec::new();
         let mut n = 0;
-        let Some(cur) = self.inner.as_mut() else {
-            return Ok((buf, 0));
-        };
         while n < max.max(1) {
-            if !cur.advance().await? {
-                self.inner = None;
+            let got = match &mut self.inner {
+                Source::Done => None,
+                Source::Single(cur) => {
+                    if cur.advance().await? {
+                        buf.extend_from_slice(cur.current().as_bytes());
+                        Some(())
+                    } else {
+                        None
+                    }
+                }
+                Source::Merged(m) => m.next().await?.map(|d| buf.extend_from_slice(d.as_bytes())),
+            };
+            if got.is_none() {
+                self.inner = Source::Done;
                 break;
             }
-            buf.extend_from_slice(cur.current().as_bytes());
             n += 1;
         }
         Ok((buf, n))
     }
 
-    /// Closes the server cursor early.
+    /// Whether the cursor has nothing more to return.
+    pub fn exhausted(&self) -> bool {
+        matches!(self.inner, Source::Done)
+    }
+
+    /// Closes the server cursor(s) early.
     pub fn close(&mut self) {
-        self.inner = None;
+        self.inner = Source::Done;
     }
 }
 
@@ -85,9 +112,7 @@ impl ReadView<'_> {
             if let Some(n) = o.batch_size {
                 f = f.batch_size(n);
             }
-            return Ok(DocCursor {
-                inner: Some(f.await?),
-            });
+            return Ok(DocCursor::single(f.await?));
         }
         let q = ViewQuery {
             filter,
@@ -96,6 +121,29 @@ impl ReadView<'_> {
             limit: o.limit.map(|l| l.abs()),
             ..Default::default()
         };
+        // Concurrent per-level queries, merged here, unless a projection could remove the
+        // fields the merge sorts on (then one server-side aggregation does it all).
+        let projection = o.projection.clone().filter(|p| !p.is_empty());
+        let has_sort = o.sort.as_ref().is_some_and(|s| !s.is_empty());
+        if projection.is_none() || !has_sort {
+            let tail = match &projection {
+                Some(p) => view::projection_stages(p)?,
+                None => Vec::new(),
+            };
+            let parts = view::read_parts(&self.levels, self.coll, &q, &tail);
+            let merged = Merged::open(
+                &self.p.db,
+                parts,
+                o.sort.clone(),
+                o.skip.unwrap_or(0),
+                o.limit.filter(|l| *l != 0).map(|l| l.unsigned_abs()),
+                o.batch_size,
+            )
+            .await?;
+            return Ok(DocCursor {
+                inner: Source::Merged(Box::new(merged)),
+            });
+        }
         let plan = view::plan(&self.levels, self.coll, &q);
         let mut pipeline = plan.pipeline;
         if let Some(p) = o.projection.filter(|p| !p.is_empty()) {
@@ -116,9 +164,7 @@ impl ReadView<'_> {
         if let Some(n) = batch {
             a = a.batch_size(n);
         }
-        Ok(DocCursor {
-            inner: Some(a.await?),
-        })
+        Ok(DocCursor::single(a.await?))
     }
 
     pub async fn find_one(&self, filter: Document, mut o: FindOpts) -> Result<Option<Document>> {
@@ -147,6 +193,25 @@ impl ReadView<'_> {
                 c = c.limit(l as u64);
             }
             return Ok(c.await?);
+        }
+        if skip.is_none() && limit.filter(|l| *l > 0).is_none() {
+            // The parts are disjoint (nearer levels exclude what they touched): sum them.
+            let q = ViewQuery {
+                filter,
+                ..Default::default()
+            };
+            let count = [doc! {"$count": "n"}];
+            let parts = view::read_parts(&self.levels, self.coll, &q, &count);
+            let mut m = Merged::open(&self.p.db, parts, None, 0, None, None).await?;
+            let mut total = 0u64;
+            while let Some(d) = m.next().await? {
+                total += match d.get("n")? {
+                    Some(mongodb::bson::RawBsonRef::Int32(v)) => v as u64,
+                    Some(mongodb::bson::RawBsonRef::Int64(v)) => v as u64,
+                    _ => 0,
+                };
+            }
+            return Ok(total);
         }
         let q = ViewQuery {
             filter,

@@ -159,24 +159,27 @@ fn sort_key(v: Bson, desc: bool) -> Bson {
     }
 }
 
+/// Compares two documents by a MongoDB sort specification.
+pub fn compare_by(spec: &Document, a: &Document, b: &Document) -> Ordering {
+    for (path, dir) in spec {
+        let desc = matches!(dir, Bson::Int32(n) if *n < 0)
+            || matches!(dir, Bson::Int64(n) if *n < 0)
+            || matches!(dir, Bson::Double(n) if *n < 0.0);
+        let o = compare(
+            &sort_key(get_path(a, path), desc),
+            &sort_key(get_path(b, path), desc),
+        );
+        let o = if desc { o.reverse() } else { o };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    Ordering::Equal
+}
+
 /// Sorts documents by a MongoDB sort specification.
 pub fn sort_documents(docs: &mut [Document], spec: &Document) {
-    docs.sort_by(|a, b| {
-        for (path, dir) in spec {
-            let desc = matches!(dir, Bson::Int32(n) if *n < 0)
-                || matches!(dir, Bson::Int64(n) if *n < 0)
-                || matches!(dir, Bson::Double(n) if *n < 0.0);
-            let o = compare(
-                &sort_key(get_path(a, path), desc),
-                &sort_key(get_path(b, path), desc),
-            );
-            let o = if desc { o.reverse() } else { o };
-            if o != Ordering::Equal {
-                return o;
-            }
-        }
-        Ordering::Equal
-    });
+    docs.sort_by(|a, b| compare_by(spec, a, b));
 }
 
 #[cfg(test)]

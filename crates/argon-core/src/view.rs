@@ -173,6 +173,20 @@ pub fn parts(levels: &[Level], coll: &str, q: &ViewQuery, separate: bool) -> Vec
     parts
 }
 
+/// The parts of a read as separate pipelines: each strips Argon's fields and ends with
+/// `tail` (a projection, or a `$count`).
+pub fn read_parts(levels: &[Level], coll: &str, q: &ViewQuery, tail: &[Document]) -> Vec<Part> {
+    let unset: Vec<Bson> = vec![F_EXCL.into(), F_DEL.into(), F_LSN.into(), F_FIRST.into()];
+    parts(levels, coll, q, true)
+        .into_iter()
+        .map(|(c, mut p)| {
+            p.push(doc! {"$unset": unset.clone()});
+            p.extend(tail.iter().cloned());
+            (c, p)
+        })
+        .collect()
+}
+
 /// Builds the single-aggregation plan for `levels` (nearest first) of collection `coll`.
 pub fn plan(levels: &[Level], coll: &str, q: &ViewQuery) -> Plan {
     let mut iter = parts(levels, coll, q, false).into_iter();
