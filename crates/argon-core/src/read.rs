@@ -36,7 +36,7 @@ enum Source {
 impl DocCursor {
     fn single(c: Cursor<RawDocumentBuf>) -> Self {
         DocCursor {
-            inner: Source::Single(c),
+            inner: Source::Single(Box::new(c)),
         }
     }
 
