@@ -39,6 +39,7 @@ const HELP = `usage: node benchmark/run.js [options]
   --block-ms <n>          a timed latency block stops after this long once it has --min-ops samples
   --min-ops <n>           at least this many samples per block (default 3, quick 2)
   --mem-rounds <n>        rounds of child processes in scenario 9
+  --stream-timeout <s>    give up on one stream of scenario 9 after this many seconds (300, quick 120)
   --rt-proxy              count round trips through a loopback proxy instead of serverStatus
   --no-round-trips        skip the round-trip / CPU pass
   --out <file>            write the JSON here instead of benchmark/results/{latest,quick}.json
@@ -60,6 +61,7 @@ const FULL = {
   branchOps: 10,
   streamSizes: [10_000, 1_000_000],
   memRounds: 2,
+  streamTimeoutSec: 300,
   diffChanges: [10, 100, 1_000],
   diffOps: 10,
   writers: [8, 32],
@@ -83,6 +85,7 @@ const QUICK = {
   branchOps: 4,
   streamSizes: [1_000, 16_000],
   memRounds: 1,
+  streamTimeoutSec: 120,
   diffChanges: [10, 100],
   diffOps: 4,
   writers: [8, 32],
@@ -122,6 +125,7 @@ function parseArgs(argv) {
       case '--ops-per-writer': flags.opsPerWriter = num(val(), a); break
       case '--insert-batches': flags.insertBatches = num(val(), a); break
       case '--mem-rounds': flags.memRounds = num(val(), a); break
+      case '--stream-timeout': flags.streamTimeoutSec = num(val(), a); break
       case '--block-ms': flags.blockMs = num(val(), a); break
       case '--min-ops': flags.minOps = num(val(), a); break
       case '--rt-proxy': flags.rtProxy = true; break
@@ -182,23 +186,60 @@ async function main() {
   const rows = []
   const scenarioOut = {}
   let errors = 0
+  const out = flags.out ? path.resolve(flags.out) : path.join(__dirname, 'results', opts.quick ? 'quick.json' : 'latest.json')
+  fs.mkdirSync(path.dirname(out), { recursive: true })
+
+  // The results file is rewritten after every scenario (`"partial": true` until the end),
+  // so an interrupted run still leaves what it measured.
+  const writeResults = (partial) => {
+    const summary = { cases: rows.length, pass: 0, miss: 0, info: 0, skipped: 0, errors: 0 }
+    for (const r of rows) {
+      const m = mark(r)
+      if (m === 'pass') summary.pass++
+      else if (m === 'MISS') summary.miss++
+      else if (m === 'skip') summary.skipped++
+      else if (m === 'ERROR') summary.errors++
+      else summary.info++
+    }
+    const result = {
+      format: 1,
+      mode: opts.quick ? 'quick' : 'full',
+      partial,
+      startedAt: started.toISOString(),
+      durationSec: (Date.now() - started.getTime()) / 1000,
+      machine: ctx.machine,
+      server: ctx.server,
+      build: ctx.build,
+      roundTripMethod: ctx.counterMethod,
+      api: ctx.api,
+      options: Object.fromEntries(Object.entries(opts).filter(([k]) => !['list', 'help'].includes(k))),
+      summary,
+      scenarios: scenarioOut,
+    }
+    fs.writeFileSync(out + '.tmp', JSON.stringify(result, null, 2) + '\n')
+    fs.renameSync(out + '.tmp', out)
+    return result
+  }
+
+  let result
   try {
     log(`round trips: ${ctx.counterMethod}; API: ${JSON.stringify(ctx.api)}`)
     for (const s of chosen) {
       const t0 = Date.now()
       log(`[${s.number}] ${s.title}`)
-      let out
+      let cases
       try {
-        out = await s.run(ctx)
+        cases = await s.run(ctx)
       } catch (e) {
         errors += 1
         log(`  ERROR: ${e.stack || e}`)
-        out = [{ scenario: String(s.number), id: 'error', case: s.title, error: String(e.message || e).split('\n')[0], pass: null, skipped: null, target: null }]
+        cases = [{ scenario: String(s.number), id: 'error', case: s.title, error: String(e.message || e).split('\n')[0], pass: null, skipped: null, target: null }]
       }
       const sec = (Date.now() - t0) / 1000
       log(`  done in ${sec.toFixed(1)} s`)
-      rows.push(...out)
-      scenarioOut[s.name] = { number: s.number, title: s.title, seconds: sec, cases: out }
+      rows.push(...cases)
+      scenarioOut[s.name] = { number: s.number, title: s.title, seconds: sec, cases }
+      writeResults(true)
     }
   } finally {
     const now = addonStamp()
@@ -209,35 +250,9 @@ async function main() {
     }
     ctx.machine.loadavgAtEnd = os.loadavg().map((x) => Math.round(x * 100) / 100)
     await ctx.close().catch((e) => log(`cleanup: ${e.message}`))
+    result = writeResults(false)
   }
-
-  const summary = { cases: rows.length, pass: 0, miss: 0, info: 0, skipped: 0, errors: 0 }
-  for (const r of rows) {
-    const m = mark(r)
-    if (m === 'pass') summary.pass++
-    else if (m === 'MISS') summary.miss++
-    else if (m === 'skip') summary.skipped++
-    else if (m === 'ERROR') summary.errors++
-    else summary.info++
-  }
-  const result = {
-    format: 1,
-    mode: opts.quick ? 'quick' : 'full',
-    startedAt: started.toISOString(),
-    durationSec: (Date.now() - started.getTime()) / 1000,
-    machine: ctx.machine,
-    server: ctx.server,
-    build: ctx.build,
-    roundTripMethod: ctx.counterMethod,
-    api: ctx.api,
-    options: Object.fromEntries(Object.entries(opts).filter(([k]) => !['list', 'help'].includes(k))),
-    summary,
-    scenarios: scenarioOut,
-  }
-  const out = flags.out ? path.resolve(flags.out) : path.join(__dirname, 'results', opts.quick ? 'quick.json' : 'latest.json')
-  fs.mkdirSync(path.dirname(out), { recursive: true })
-  fs.writeFileSync(out + '.tmp', JSON.stringify(result, null, 2) + '\n')
-  fs.renameSync(out + '.tmp', out)
+  const summary = result.summary
 
   const m = ctx.machine
   const b = ctx.build

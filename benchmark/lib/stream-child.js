@@ -10,7 +10,8 @@
  * stream alone (not the connection set-up or close): the child prints `ready` once
  * connected and waits for a line on stdin, streams, prints one JSON line
  * { count, rssStartMB, rssPeakMB, rssEndMB, heapPeakMB, seconds }, waits for another line,
- * then closes its connection and exits.
+ * then closes its connection and exits. While streaming it prints `progress <count>
+ * <rssPeakMB>` every 2 s.
  */
 const path = require('node:path')
 const readline = require('node:readline')
@@ -46,13 +47,16 @@ async function main() {
     const r = process.memoryUsage.rss()
     if (r > rssPeak) rssPeak = r
   }
+  let count = 0
+  let ticks = 0
   const timer = setInterval(() => {
     sample()
     const h = process.memoryUsage().heapUsed
     if (h > heapPeak) heapPeak = h
+    // every 2 s: progress, so a parent that gives up still knows how far it got
+    if (++ticks % 100 === 0) process.stdout.write(`progress ${count} ${(rssPeak / MB).toFixed(1)}\n`)
   }, 20)
   const t0 = process.hrtime.bigint()
-  let count = 0
   for await (const d of cursor) {
     if (d == null) throw new Error('null document')
     count += 1

@@ -50,7 +50,8 @@ function resultsTable(rows) {
   const headers = ['scenario', 'case', 'ours (median)', 'baseline (median)', 'ratio', 'target', 'mark', 'RT/op ours / base']
   const body = rows.map((r) => {
     if (r.skipped || r.error) {
-      return [r.scenario, r.case, `${r.skipped ? 'skipped' : 'error'}: ${r.skipped || r.error}`, '', '', r.target?.text || '', mark(r), '']
+      const msg = `${r.skipped ? 'skipped' : 'error'}: ${r.skipped || r.error}`.replace(/\s+/g, ' ')
+      return [r.scenario, r.case, msg.length > 90 ? `${msg.slice(0, 87)}...` : msg, '', '', r.target?.text || '', mark(r), '']
     }
     return [r.scenario, r.case, fmtValue(r.ours?.median, r.unit), fmtValue(r.baseline?.median, r.baselineUnit || r.unit), fmtRatio(r.ratio), r.target?.text || '', mark(r), fmtRt(r.roundTrips)]
   })

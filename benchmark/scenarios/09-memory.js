@@ -7,11 +7,12 @@
  * branch of it (the $unionWith aggregation), and the driver on the same collection.
  * Target: streaming is flat, the peak RSS at the largest size is at most 1.2× the peak
  * at the smallest size. Round trips are per whole stream (connection set-up excluded),
- * counted on the server.
+ * counted on the server. A stream that does not finish within --stream-timeout seconds
+ * (default 300) is killed and its rows say so (with how far it got), instead of a number.
  */
 const { spawn } = require('node:child_process')
 const path = require('node:path')
-const { row, targets } = require('../lib/harness')
+const { row, skippedRow, targets } = require('../lib/harness')
 const { summarize, median } = require('../lib/stats')
 const { COLL, mainDocs } = require('../lib/fixtures')
 
@@ -23,13 +24,23 @@ const CHILD = path.join(__dirname, '..', 'lib', 'stream-child.js')
  * ('before') and when it has streamed everything ('after'), so the caller can read the
  * server's counters around the stream alone.
  */
-function runChild(args, around) {
+function runChild(args, around, timeoutMs) {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, ['--expose-gc', CHILD, JSON.stringify(args)], { stdio: ['pipe', 'pipe', 'pipe'] })
     let out = ''
     let err = ''
     let result = null
     let failed = null
+    let progress = { count: 0, rssPeakMB: null }
+    const timer = setTimeout(() => {
+      const e = new Error(`did not finish within ${timeoutMs / 1000} s (${progress.count} docs streamed, peak RSS so far ${progress.rssPeakMB} MB)`)
+      e.timedOut = true
+      e.progress = progress
+      failed = e
+      try {
+        process.kill(p.pid, 'SIGKILL')
+      } catch {}
+    }, timeoutMs)
     p.stderr.on('data', (d) => (err += d))
     p.stdout.on('data', async (d) => {
       out += d
@@ -38,7 +49,10 @@ function runChild(args, around) {
         const line = out.slice(0, nl).trim()
         out = out.slice(nl + 1)
         try {
-          if (line === 'ready') {
+          if (line.startsWith('progress ')) {
+            const [, c, r] = line.split(' ')
+            progress = { count: Number(c), rssPeakMB: Number(r) }
+          } else if (line === 'ready') {
             await around('before')
             p.stdin.write('go\n')
           } else if (line.startsWith('{')) {
@@ -54,8 +68,10 @@ function runChild(args, around) {
     })
     p.on('error', reject)
     p.on('exit', (code) => {
+      clearTimeout(timer)
       if (failed) return reject(failed)
-      if (code !== 0 || !result) return reject(new Error(`stream child (${args.mode}) exited ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`))
+      const why = err.split('\n').filter((l) => l.trim() && !/^\s+at /.test(l)).slice(-2).join(' | ')
+      if (code !== 0 || !result) return reject(new Error(`stream child (${args.mode}) exited ${code ?? 'by a signal'}: ${why}`))
       resolve(result)
     })
   })
@@ -95,16 +111,29 @@ module.exports = {
         const order = r % 2 === 0 ? sides : [...sides].reverse()
         for (const s of order) {
           ctx.log(`  stream ${fmtN(fx.n)} docs: ${s.key} (round ${r + 1})`)
+          const k = `${s.key}@${fx.n}`
+          res[k] ||= { peaks: [], rts: [], byCommand: [], docsPerSec: [], starts: [], failed: null }
+          if (res[k].failed) continue // timed out in an earlier round: don't wait again
           let a
           let b
-          const out = await runChild({ mode: s.mode, uri: ctx.uri, db: fx.db, coll: COLL, branch: s.branch }, async (phase) => {
-            if (phase === 'before') a = await ctx.counter.snapshot()
-            else b = await ctx.counter.snapshot()
-          })
+          let out
+          try {
+            out = await runChild(
+              { mode: s.mode, uri: ctx.uri, db: fx.db, coll: COLL, branch: s.branch },
+              async (phase) => {
+                if (phase === 'before') a = await ctx.counter.snapshot()
+                else b = await ctx.counter.snapshot()
+              },
+              ctx.opts.streamTimeoutSec * 1000,
+            )
+          } catch (e) {
+            if (!e.timedOut) throw e
+            ctx.log(`    ${s.key}: ${e.message}`)
+            res[k].failed = e.message
+            continue
+          }
           const d = ctx.counter.delta(a, b)
           if (out.count !== fx.n) throw new Error(`${s.key} streamed ${out.count} of ${fx.n} documents`)
-          const k = `${s.key}@${fx.n}`
-          res[k] ||= { peaks: [], rts: [], byCommand: [], docsPerSec: [], starts: [] }
           res[k].peaks.push(out.rssPeakMB)
           res[k].starts.push(out.rssStartMB)
           res[k].rts.push(d.requests)
@@ -115,16 +144,22 @@ module.exports = {
     }
     const stat = (k) => summarize(res[k].peaks, res[k].peaks)
     const rt = (k) => median(res[k].rts)
+    const failedRow = (id, name, why, target) => ({ ...skippedRow({ scenario: '9', id, name, reason: null, target }), skipped: null, error: why })
     const rows = []
     for (const fx of fxs) {
       for (const s of sides.slice(0, 2)) {
         const k = `${s.key}@${fx.n}`
         const kb = `raw@${fx.n}`
+        const name = `peak RSS streaming ${fmtN(fx.n)} docs (${s.branch === 'main' ? 'main' : 'child branch'})`
+        if (res[k].failed || res[kb].failed) {
+          rows.push(failedRow(k, name, res[k].failed ? `ours ${res[k].failed}` : `driver ${res[kb].failed}`, targets.info()))
+          continue
+        }
         rows.push(
           row({
             scenario: '9',
             id: `${s.key}@${fx.n}`,
-            name: `peak RSS streaming ${fmtN(fx.n)} docs (${s.branch === 'main' ? 'main' : 'child branch'})`,
+            name,
             unit: 'MB',
             ours: stat(k),
             baseline: stat(kb),
@@ -138,6 +173,11 @@ module.exports = {
     const small = fxs[0].n
     const large = fxs.at(-1).n
     for (const s of sides) {
+      const bad = res[`${s.key}@${large}`].failed || res[`${s.key}@${small}`].failed
+      if (bad) {
+        rows.push(failedRow(`${s.key}-flat`, `peak RSS ${fmtN(large)} vs ${fmtN(small)} docs (${s.key === 'raw' ? 'driver' : s.key.replace('ours-', 'ours, ')})`, bad, s.mode === 'raw' ? targets.info() : targets.atMost(1.2)))
+        continue
+      }
       const a = stat(`${s.key}@${large}`)
       const b = stat(`${s.key}@${small}`)
       rows.push(
