@@ -158,7 +158,7 @@ async function createContext(opts, log) {
   let rtArgon = ctx.direct.argon
   if (counter.usable && !opts.rtProxy) {
     ctx.counter = counter
-    ctx.counterMethod = 'serverStatus.network.numRequests'
+    ctx.counterMethod = counter.hasCommands ? 'serverStatus.metrics.commands' : 'serverStatus.network.numRequests'
   } else {
     const u = new URL(uri.replace(/^mongodb:\/\//, 'http://'))
     const proxy = await new CountingProxy(u.hostname, Number(u.port || 27017)).start()

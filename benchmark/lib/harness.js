@@ -107,6 +107,7 @@ async function costPass(ctx, side, n) {
   return {
     ops,
     serverRequests: srv.requests,
+    serverRawRequests: srv.rawRequests ?? srv.requests,
     heartbeats: srv.heartbeats ?? null,
     serverByCommand: srv.byCommand,
     txnCommitted: srv.txnCommitted,
@@ -138,6 +139,7 @@ async function costs(ctx, oursSide, baseSide, n) {
       baselineByCommand: b ? perMap(b.driverByCommand, b.ops) : null,
       oursTxnAbortedPerOp: o ? per(o.txnAborted, o.ops) : null,
       heartbeatsExcluded: { ours: o?.heartbeats ?? null, baseline: b?.heartbeats ?? null },
+      numRequestsPerOp: { ours: o ? per(o.serverRawRequests, o.ops) : null, baseline: b ? per(b.serverRawRequests, b.ops) : null },
       passOps: { ours: o?.ops ?? null, baseline: b?.ops ?? null },
     },
     cpu: {

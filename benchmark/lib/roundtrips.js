@@ -3,10 +3,12 @@
  * Counting server round trips and CPU per logical operation.
  *
  *  - Ours (the Rust driver inside the addon has no command-monitoring hook reachable from
- *    JS): counted on the SERVER side. `serverStatus.network.numRequests` is read before
- *    and after N operations while no other client is active, and the difference (minus
- *    the serverStatus request itself, calibrated at start-up) is divided by N. The
- *    per-command split comes from `serverStatus.metrics.commands.<name>.total`.
+ *    JS): counted on the SERVER side. `serverStatus` is read before and after N
+ *    operations while no other client is active. The round trips are the change in
+ *    `metrics.commands.<name>.total` summed over every command except `serverStatus` and
+ *    the monitoring `hello`/`isMaster`; a server without that breakdown falls back to
+ *    `network.numRequests` minus the serverStatus request itself (calibrated at start-up).
+ *    Either way it is divided by N.
  *  - Baseline (the official Node driver): counted with `monitorCommands: true` and
  *    `commandStarted` events on a dedicated client; the server-side count of the same pass
  *    is recorded too, as a cross-check of the server-side method.
@@ -64,8 +66,8 @@ class ServerCounter {
   /** Checks that the server exposes a request counter and measures the snapshot's own cost. */
   async init() {
     const s = await this._status()
-    this.usable = s?.network?.numRequests != null && !Number.isNaN(Number(s.network.numRequests))
     this.hasCommands = Boolean(s?.metrics?.commands)
+    this.usable = this.hasCommands || (s?.network?.numRequests != null && !Number.isNaN(Number(s.network.numRequests)))
     this.hasTransactions = Boolean(s?.transactions)
     if (!this.usable) return this
     let best = Infinity
@@ -112,8 +114,15 @@ class ServerCounter {
       if (HEARTBEATS.has(k)) heartbeats += d
       else byCommand[k] = d
     }
+    // With a per-command breakdown, the round trips are the sum of the non-monitoring
+    // commands. (Subtracting `hello` from numRequests is not enough: a driver's streaming
+    // `hello` is one request with many replies, counted once in numRequests but once per
+    // reply in metrics.commands.) Without one, numRequests minus the snapshot itself.
+    const commands = Object.values(byCommand).reduce((x, y) => x + y, 0)
+    const rawRequests = b.requests - a.requests - this.overhead
     return {
-      requests: b.requests - a.requests - this.overhead - heartbeats,
+      requests: this.hasCommands ? commands : rawRequests,
+      rawRequests,
       heartbeats,
       byCommand,
       txnCommitted: b.txnCommitted - a.txnCommitted,
