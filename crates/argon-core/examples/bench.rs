@@ -337,15 +337,17 @@ async fn main() {
         },
     )
     .await;
-    all_pass &= compare(
-        "updateOne $inc (main)",
-        &cfg,
-        cfg.write_ops,
-        2.5,
-        |i| {
-            let c = &main;
-            async move {
-                c.modify(
+    for (label, coll) in [
+        ("updateOne $inc (main)", &main),
+        ("updateOne $inc (child)", &feature),
+    ] {
+        all_pass &= compare(
+            label,
+            &cfg,
+            cfg.write_ops,
+            2.5,
+            |i| async move {
+                coll.modify(
                     "updateOne",
                     doc! {"_id": pick(i)},
                     inc(1),
@@ -353,46 +355,18 @@ async fn main() {
                 )
                 .await
                 .expect("update");
-            }
-        },
-        |i| {
-            let c = &raw;
-            async move {
-                c.update_one(doc! {"_id": pick(i)}, doc! {"$inc": {"v": 1}})
-                    .await
-                    .expect("update");
-            }
-        },
-    )
-    .await;
-    all_pass &= compare(
-        "updateOne $inc (child)",
-        &cfg,
-        cfg.write_ops,
-        2.5,
-        |i| {
-            let c = &feature;
-            async move {
-                c.modify(
-                    "updateOne",
-                    doc! {"_id": pick(i)},
-                    inc(1),
-                    ModifyOpts::default(),
-                )
-                .await
-                .expect("update");
-            }
-        },
-        |i| {
-            let c = &raw;
-            async move {
-                c.update_one(doc! {"_id": pick(i)}, doc! {"$inc": {"v": 1}})
-                    .await
-                    .expect("update");
-            }
-        },
-    )
-    .await;
+            },
+            |i| {
+                let c = &raw;
+                async move {
+                    c.update_one(doc! {"_id": pick(i)}, doc! {"$inc": {"v": 1}})
+                        .await
+                        .expect("update");
+                }
+            },
+        )
+        .await;
+    }
     println!(
         "{}",
         if all_pass {
