@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_BUILD_TARGET="${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}"
 export PATH="$HOME/.cargo/bin:$PATH"
-[ -d node_modules/commander ] || npm ci --no-audit --no-fund
+[ -d node_modules/commander ] || bash scripts/npm-install.sh
 ls argondb.*.node >/dev/null 2>&1 || bash scripts/build.sh
 [ -n "${MONGODB_URI:-}" ] || bash scripts/install-test-server.sh
 node bin/argon.js demo "$@"

@@ -8,7 +8,7 @@ export CARGO_BUILD_TARGET="${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: 
 export PATH="$HOME/.cargo/bin:$PATH"
 
 if [ ! -d node_modules/@napi-rs/cli ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
+  bash scripts/npm-install.sh
 fi
 bash scripts/install-test-server.sh
 bash scripts/build.sh
