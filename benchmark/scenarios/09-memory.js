@@ -33,7 +33,8 @@ function runChild(args, around, timeoutMs) {
     let failed = null
     let progress = { count: 0, rssPeakMB: null }
     const timer = setTimeout(() => {
-      const e = new Error(`did not finish within ${timeoutMs / 1000} s (${progress.count} docs streamed, peak RSS so far ${progress.rssPeakMB} MB)`)
+      const rss = progress.rssPeakMB == null ? 'not sampled yet' : `${progress.rssPeakMB} MB`
+      const e = new Error(`did not finish within ${timeoutMs / 1000} s (${progress.count} docs streamed, peak RSS so far ${rss})`)
       e.timedOut = true
       e.progress = progress
       failed = e
