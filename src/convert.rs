@@ -1,6 +1,6 @@
 //! BSON byte conversions between JS Buffers and engine documents.
 
-use crate::errors::to_napi;
+use crate::errors::{to_napi, IntoNapi};
 use argon_core::bson::{self, Bson, Document};
 use argon_core::ArgonError;
 
@@ -11,25 +11,7 @@ pub fn doc(bytes: &[u8]) -> napi::Result<Document> {
 
 /// Splits concatenated BSON documents.
 pub fn docs(bytes: &[u8]) -> napi::Result<Vec<Document>> {
-    let mut out = Vec::new();
-    let mut off = 0;
-    while off < bytes.len() {
-        if off + 4 > bytes.len() {
-            return Err(to_napi(ArgonError::InvalidArgument(
-                "truncated BSON".into(),
-            )));
-        }
-        let len = i32::from_le_bytes([bytes[off], bytes[off + 1], bytes[off + 2], bytes[off + 3]]);
-        let len = usize::try_from(len).unwrap_or(0);
-        if len < 5 || off + len > bytes.len() {
-            return Err(to_napi(ArgonError::InvalidArgument(
-                "truncated BSON".into(),
-            )));
-        }
-        out.push(doc(&bytes[off..off + len])?);
-        off += len;
-    }
-    Ok(out)
+    argon_core::read::split_documents(bytes).napi()
 }
 
 pub fn to_bytes(d: &Document) -> napi::Result<Vec<u8>> {

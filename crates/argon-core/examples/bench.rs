@@ -271,48 +271,29 @@ async fn main() {
     };
     let mut all_pass = true;
 
-    all_pass &= compare(
-        "findOne by _id (main)",
-        &cfg,
-        cfg.read_ops,
-        1.10,
-        |i| {
-            let c = &main;
-            async move {
-                c.find_one(doc! {"_id": pick(i)}, FindOpts::default())
+    for (label, coll, target) in [
+        ("findOne by _id (main)", &main, 1.10),
+        ("findOne by _id (child, 1% changed)", &feature, 1.5),
+    ] {
+        all_pass &= compare(
+            label,
+            &cfg,
+            cfg.read_ops,
+            target,
+            |i| async move {
+                coll.find_one(doc! {"_id": pick(i)}, FindOpts::default())
                     .await
                     .expect("find");
-            }
-        },
-        |i| {
-            let c = &raw;
-            async move {
-                c.find_one(doc! {"_id": pick(i)}).await.expect("find");
-            }
-        },
-    )
-    .await;
-    all_pass &= compare(
-        "findOne by _id (child, 1% changed)",
-        &cfg,
-        cfg.read_ops,
-        1.5,
-        |i| {
-            let c = &feature;
-            async move {
-                c.find_one(doc! {"_id": pick(i)}, FindOpts::default())
-                    .await
-                    .expect("find");
-            }
-        },
-        |i| {
-            let c = &raw;
-            async move {
-                c.find_one(doc! {"_id": pick(i)}).await.expect("find");
-            }
-        },
-    )
-    .await;
+            },
+            |i| {
+                let c = &raw;
+                async move {
+                    c.find_one(doc! {"_id": pick(i)}).await.expect("find");
+                }
+            },
+        )
+        .await;
+    }
     let next_id = std::sync::atomic::AtomicI32::new(10_000_000);
     all_pass &= compare(
         "insertOne (main)",

@@ -576,21 +576,11 @@ impl Coll {
     }
 
     pub async fn find_one(&self, filter: Document, o: FindOpts) -> Result<Option<Document>> {
-        let mut c = self
-            .find(
-                filter,
-                FindOpts {
-                    limit: Some(1),
-                    ..o
-                },
-            )
-            .await?;
-        let (bytes, n) = c.next_batch(1).await?;
-        Ok(if n == 0 {
-            None
-        } else {
-            Some(mongodb::bson::from_slice(&bytes)?)
-        })
+        let opts = FindOpts {
+            limit: Some(1),
+            ..o
+        };
+        Ok(self.find(filter, opts).await?.collect().await?.pop())
     }
 
     pub async fn count_documents(

@@ -5,7 +5,7 @@
 use crate::branch_meta::Level;
 use crate::error::{ArgonError, Result};
 use crate::merge::Merged;
-use crate::names::{head_collection, F_LSN};
+use crate::names::F_LSN;
 use crate::project::Project;
 use crate::view::{self, ViewQuery};
 use mongodb::bson::{doc, Bson, Document, RawDocumentBuf};
@@ -167,16 +167,6 @@ impl ReadView<'_> {
         Ok(DocCursor::single(a.await?))
     }
 
-    pub async fn find_one(&self, filter: Document, mut o: FindOpts) -> Result<Option<Document>> {
-        o.limit = Some(1);
-        let mut c = self.find(filter, o).await?;
-        let (bytes, n) = c.next_batch(1).await?;
-        if n == 0 {
-            return Ok(None);
-        }
-        Ok(Some(mongodb::bson::from_slice(&bytes)?))
-    }
-
     pub async fn count(
         &self,
         filter: Document,
@@ -270,23 +260,15 @@ impl ReadView<'_> {
         pipeline.push(doc! {"$project": {"_id": 0, "v": format!("${field}")}});
         pipeline.push(doc! {"$unwind": "$v"});
         pipeline.push(doc! {"$group": {"_id": "$v"}});
-        let mut cur = self.aggregate_on(&plan.collection, pipeline, None).await?;
-        let mut out = Vec::new();
-        loop {
-            let (bytes, n) = cur.next_batch(1000).await?;
-            if n == 0 {
-                break;
-            }
-            let mut off = 0;
-            while off < bytes.len() {
-                let len =
-                    i32::from_le_bytes(bytes[off..off + 4].try_into().expect("4 bytes")) as usize;
-                let d: Document = mongodb::bson::from_slice(&bytes[off..off + len])?;
-                out.push(d.get("_id").cloned().unwrap_or(Bson::Null));
-                off += len;
-            }
-        }
-        Ok(out)
+        let groups = self
+            .aggregate_on(&plan.collection, pipeline, None)
+            .await?
+            .collect()
+            .await?;
+        Ok(groups
+            .into_iter()
+            .map(|mut d| d.remove("_id").unwrap_or(Bson::Null))
+            .collect())
     }
 
     /// Runs a user pipeline over the view. A leading `$match` is pushed into every part.
@@ -324,11 +306,6 @@ impl ReadView<'_> {
         pipeline.append(&mut user);
         self.aggregate_on(&plan.collection, pipeline, batch).await
     }
-
-    /// The head collection of the nearest level (for index listings).
-    pub fn head_name(&self) -> String {
-        head_collection(self.levels[0].id, self.coll)
-    }
 }
 
 impl DocCursor {
@@ -340,13 +317,28 @@ impl DocCursor {
             if n == 0 {
                 return Ok(out);
             }
-            let mut off = 0;
-            while off < bytes.len() {
-                let len =
-                    i32::from_le_bytes(bytes[off..off + 4].try_into().expect("4 bytes")) as usize;
-                out.push(mongodb::bson::from_slice(&bytes[off..off + len])?);
-                off += len;
-            }
+            out.extend(split_documents(&bytes)?);
         }
     }
+}
+
+/// Splits a buffer of concatenated BSON documents (a cursor batch, or a batch of documents
+/// from JS), rejecting truncated input with INVALID_ARGUMENT.
+pub fn split_documents(bytes: &[u8]) -> Result<Vec<Document>> {
+    let truncated = || ArgonError::InvalidArgument("truncated BSON".into());
+    let mut out = Vec::new();
+    let mut off = 0;
+    while off < bytes.len() {
+        let head: [u8; 4] = bytes
+            .get(off..off + 4)
+            .and_then(|h| h.try_into().ok())
+            .ok_or_else(truncated)?;
+        let len = usize::try_from(i32::from_le_bytes(head)).unwrap_or(0);
+        if len < 5 || off + len > bytes.len() {
+            return Err(truncated());
+        }
+        out.push(mongodb::bson::from_slice(&bytes[off..off + len])?);
+        off += len;
+    }
+    Ok(out)
 }

@@ -185,14 +185,24 @@ pub fn parts(levels: &[Level], coll: &str, q: &ViewQuery, separate: bool) -> Vec
     parts
 }
 
+/// The `$unset` that removes Argon's fields from read results (writers keep the row
+/// bookkeeping they need: `__argon_lsn` and `__argon_first`).
+fn unset_reserved(for_write: bool) -> Document {
+    let mut fields: Vec<Bson> = vec![F_EXCL.into(), F_DEL.into()];
+    if !for_write {
+        fields.push(F_LSN.into());
+        fields.push(F_FIRST.into());
+    }
+    doc! {"$unset": fields}
+}
+
 /// The parts of a read as separate pipelines: each strips Argon's fields and ends with
 /// `tail` (a projection, or a `$count`).
 pub fn read_parts(levels: &[Level], coll: &str, q: &ViewQuery, tail: &[Document]) -> Vec<Part> {
-    let unset: Vec<Bson> = vec![F_EXCL.into(), F_DEL.into(), F_LSN.into(), F_FIRST.into()];
     parts(levels, coll, q, true)
         .into_iter()
         .map(|(c, mut p)| {
-            p.push(doc! {"$unset": unset.clone()});
+            p.push(unset_reserved(false));
             p.extend(tail.iter().cloned());
             (c, p)
         })
@@ -206,12 +216,7 @@ pub fn plan(levels: &[Level], coll: &str, q: &ViewQuery) -> Plan {
     for (coll_name, p) in iter {
         pipeline.push(doc! {"$unionWith": {"coll": coll_name, "pipeline": p}});
     }
-    let mut unset: Vec<Bson> = vec![F_EXCL.into(), F_DEL.into()];
-    if !q.for_write {
-        unset.push(F_LSN.into());
-        unset.push(F_FIRST.into());
-    }
-    pipeline.push(doc! {"$unset": unset});
+    pipeline.push(unset_reserved(q.for_write));
     if let Some(s) = q.sort {
         if !s.is_empty() {
             pipeline.push(doc! {"$sort": s.clone()});

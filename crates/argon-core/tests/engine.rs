@@ -24,7 +24,7 @@ async fn open() -> Argon {
 
 async fn all(a: &Argon, branch: &str, at: Option<i64>) -> Vec<Document> {
     let c = a.collection(branch, "c", at.map(AtSpec::Lsn)).unwrap();
-    let mut cur = c
+    let cur = c
         .find(
             doc! {},
             FindOpts {
@@ -34,20 +34,7 @@ async fn all(a: &Argon, branch: &str, at: Option<i64>) -> Vec<Document> {
         )
         .await
         .unwrap();
-    let mut out = Vec::new();
-    loop {
-        let (bytes, n) = cur.next_batch(100).await.unwrap();
-        if n == 0 {
-            break;
-        }
-        let mut off = 0;
-        while off < bytes.len() {
-            let len = i32::from_le_bytes(bytes[off..off + 4].try_into().unwrap()) as usize;
-            out.push(argon_core::bson::from_slice(&bytes[off..off + len]).unwrap());
-            off += len;
-        }
-    }
-    out
+    cur.collect().await.unwrap()
 }
 
 fn set(v: i32) -> Change {
