@@ -125,12 +125,8 @@ export interface DiffDocument {
 }
 
 /** The detailed form of a diff: documents are fetched lazily, `chunkSize` ids at a time. */
-export declare class DiffCursor implements AsyncIterable<DiffDocument> {
+export declare class DiffCursor extends ArgonCursor<DiffDocument> {
   private constructor()
-  next(): Promise<DiffDocument | null>
-  toArray(): Promise<DiffDocument[]>
-  close(): Promise<void>
-  [Symbol.asyncIterator](): AsyncGenerator<DiffDocument, void, void>
 }
 
 export interface TimeTravelInfo {

@@ -3,7 +3,7 @@
 // output, --json output and exit codes of every command, errors, and `argon demo`.
 const { test, before, after } = require('node:test')
 const assert = require('node:assert')
-const { spawn } = require('node:child_process')
+const { run: runCommand } = require('./run')
 const path = require('node:path')
 const { MongoClient } = require('mongodb')
 const { server, freshDb } = require('./helpers')
@@ -19,22 +19,7 @@ function cleanEnv(extra = {}) {
 
 /** Runs the CLI; resolves `{ code, stdout, stderr }`. */
 function argon(args, { env = cleanEnv(), timeout = 30_000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`argon ${args.join(' ')} timed out\n${stdout}\n${stderr}`))
-    }, timeout)
-    child.once('error', reject)
-    child.once('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
+  return runCommand(process.execPath, [CLI, ...args], { env, timeout })
 }
 
 let srv

@@ -5,7 +5,7 @@
 // Everything happens in a temp dir; nothing is left inside the repository.
 const { test, before, after } = require('node:test')
 const assert = require('node:assert')
-const { spawn } = require('node:child_process')
+const { run } = require('./run')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
@@ -26,25 +26,7 @@ function isMusl() {
   }
 }
 
-/** Runs a command; resolves `{ code, stdout, stderr }`, rejects on timeout. */
-function sh(cmd, args, { cwd, env = process.env, timeout = 60_000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`${cmd} ${args.join(' ')} timed out\n${stdout}\n${stderr}`))
-    }, timeout)
-    child.once('error', reject)
-    child.once('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
+const sh = run
 
 const ok = (r, what) => assert.strictEqual(r.code, 0, `${what} failed (${r.code})\n${r.stdout}\n${r.stderr}`)
 

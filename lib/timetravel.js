@@ -3,7 +3,8 @@
  * Time travel in JS: points in time (`at()` arguments), read-only past views, and the
  * encoding of diff sides and reset targets for the native layer.
  */
-const { ArgonError } = require('./errors')
+const { ArgonError, call } = require('./errors')
+const { ArgonCursor } = require('./cursor')
 
 /**
  * Validates an `at()` argument: a non-negative integer LSN, a valid Date, or a tag name.
@@ -61,57 +62,44 @@ function countsOf(collections) {
 /**
  * The detailed form of a diff: a lazy cursor of `{ collection, _id, change, before, after }`.
  * The first read pins the snapshot and lists the candidate ids (what changed between the
- * two points); documents are then fetched `chunkSize` ids at a time.
+ * two points); documents are then fetched `chunkSize` ids at a time. Iteration (`next`,
+ * `toArray`, `for await`) is ArgonCursor's; only the batch source differs.
  */
-class DiffCursor {
+class DiffCursor extends ArgonCursor {
   constructor(argon, a, b, chunkSize = 500) {
+    super(argon._codec, null)
     this._argon = argon
     this._a = argon._codec.encode(point(argon, a))
     this._b = argon._codec.encode(point(argon, b))
     this._chunkSize = chunkSize
     this._plan = null
     this._chunks = []
-    this._buffer = []
   }
 
-  async _call(p) {
-    const { call } = require('./errors')
-    return this._argon._codec.decode(await call(p, this._argon._codec.EJSON))
+  async _decode(p) {
+    return this._codec.decode(await call(p, this._codec.EJSON))
   }
 
-  async next() {
+  async _fill() {
     const native = this._argon._native
     if (!this._plan) {
-      this._plan = await this._call(native.diffPlan(this._a, this._b))
+      this._plan = await this._decode(native.diffPlan(this._a, this._b))
       for (const [coll, keys] of Object.entries(this._plan.keys)) {
         for (let i = 0; i < keys.length; i += this._chunkSize) this._chunks.push([coll, keys.slice(i, i + this._chunkSize)])
       }
     }
     while (this._buffer.length === 0 && this._chunks.length > 0) {
       const [coll, keys] = this._chunks.shift()
-      const keyBuf = this._argon._codec.encode({ v: keys })
-      this._buffer = (await this._call(native.diffChunk(this._a, this._b, Number(this._plan.snapshot), coll, keyBuf))).v
+      const reply = await this._decode(native.diffChunk(this._a, this._b, Number(this._plan.snapshot), coll, this._codec.encode({ v: keys })))
+      this._buffer = reply.v
     }
-    return this._buffer.length ? this._buffer.shift() : null
-  }
-
-  async toArray() {
-    const out = []
-    for await (const d of this) out.push(d)
-    return out
+    if (this._buffer.length === 0) this._done = true
   }
 
   async close() {
     this._chunks = []
     this._buffer = []
-  }
-
-  async *[Symbol.asyncIterator]() {
-    for (;;) {
-      const d = await this.next()
-      if (d === null) return
-      yield d
-    }
+    this._done = true
   }
 }
 
