@@ -342,3 +342,24 @@ pub fn split_documents(bytes: &[u8]) -> Result<Vec<Document>> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mongodb::bson::doc;
+
+    #[test]
+    fn splits_batches_and_rejects_truncated_input() {
+        let mut bytes = mongodb::bson::to_vec(&doc! {"a": 1}).unwrap();
+        bytes.extend(mongodb::bson::to_vec(&doc! {"b": "x"}).unwrap());
+        assert_eq!(
+            split_documents(&bytes).unwrap(),
+            vec![doc! {"a": 1}, doc! {"b": "x"}]
+        );
+        for cut in [1, 3, bytes.len() - 1] {
+            let e = split_documents(&bytes[..cut]).unwrap_err();
+            assert_eq!(e.code(), "INVALID_ARGUMENT", "cut at {cut}");
+        }
+        assert!(split_documents(&[]).unwrap().is_empty());
+    }
+}
