@@ -85,7 +85,11 @@ impl Argon {
         };
         let parent = self.p.branch_meta(&from).await?;
         let fork_lsn = match &at {
-            Some(a) => self.p.resolve_at(a).await?,
+            Some(a) => {
+                let lsn = self.p.resolve_at(a).await?;
+                self.p.check_adopted_point(lsn).await?;
+                lsn
+            }
             None => self.p.committed_lsn().await?,
         };
         let seq = self
@@ -278,7 +282,7 @@ impl Argon {
             let wal = self.p.wal();
             async move {
                 Ok::<_, ArgonError>(
-                    wal.find_one(doc! {"_id": {"$lte": crate::lsn::cut_key(lsn)}})
+                    wal.find_one(doc! {"_id": {"$lte": crate::lsn::cut_key(lsn), "$gte": 0}})
                         .sort(doc! {"_id": -1})
                         .projection(doc! {"t": 1})
                         .await?
@@ -455,7 +459,11 @@ impl Coll {
         let owned: Vec<BranchMeta> = chain.iter().map(|b| (**b).clone()).collect();
         let ids = owned.iter().map(|b| b.id).collect();
         let at = match &self.at {
-            Some(a) => Some(self.p.resolve_at(a).await?),
+            Some(a) => {
+                let lsn = self.p.resolve_at(a).await?;
+                self.p.adoption(&self.name).await?.check(&self.name, lsn)?;
+                Some(lsn)
+            }
             None => None,
         };
         Ok((levels(&owned, at), ids))
@@ -469,6 +477,7 @@ impl Coll {
             )));
         }
         let (levels, ids) = self.chain_levels().await?;
+        self.p.adoption(&self.name).await?;
         let uniques = heads::ensure_head(&self.p, &ids, &self.name).await?;
         Ok((levels, uniques))
     }
@@ -694,16 +703,26 @@ impl Coll {
                 .await?
                 .try_collect()
                 .await?;
+            if recs.is_empty() && l.id == names::MAIN_ID && before.is_none() {
+                // An adopted document nobody changed: its one version is the adopted one.
+                if let Some(mut d) = self.p.adopted_row(&self.name, &id).await? {
+                    names::strip_reserved(&mut d);
+                    let a = self.p.adoption(&self.name).await?;
+                    out.push(doc! {"lsn": a.lsn, "time": a.at, "op": "adopted", "document": d});
+                }
+            }
             for r in recs {
                 let op = match r.get_str("op").unwrap_or("") {
                     "i" => "insert",
                     "u" => "update",
                     "r" => "replace",
                     "d" => "delete",
+                    crate::adopt::OP_ADOPT => "adopted",
                     other => other,
                 };
+                let key = r.get_i64("_id").unwrap_or(0);
                 out.push(doc! {
-                    "lsn": crate::lsn::lsn_of(r.get_i64("_id").unwrap_or(0)),
+                    "lsn": if key < 0 { r.get_i64("a").unwrap_or(0) } else { crate::lsn::lsn_of(key) },
                     "time": r.get("t").cloned().unwrap_or(Bson::Null),
                     "op": op,
                     "document": r.get("d").cloned().unwrap_or(Bson::Null),

@@ -39,7 +39,11 @@ pub async fn resolve_levels(p: &Project, pt: &Point, snapshot: i64) -> Result<Ve
     let chain = p.chain(&pt.branch).await?;
     let owned: Vec<BranchMeta> = chain.iter().map(|b| (**b).clone()).collect();
     let cut = match &pt.at {
-        Some(a) => p.resolve_at(a).await?,
+        Some(a) => {
+            let lsn = p.resolve_at(a).await?;
+            p.check_adopted_point(lsn).await?;
+            lsn
+        }
         None => snapshot,
     };
     Ok(levels(&owned, Some(cut)))

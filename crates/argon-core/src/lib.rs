@@ -3,6 +3,7 @@
 //! This crate is the whole engine and has no Node.js dependency; the napi binding in the
 //! repository root is a thin layer over [`Argon`] and [`Coll`]. See ARCHITECTURE.md.
 
+pub mod adopt;
 pub mod api;
 pub mod branch_meta;
 pub mod diff;

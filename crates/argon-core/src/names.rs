@@ -14,6 +14,8 @@ pub const BRANCHES: &str = "__argon.branches";
 pub const WAL: &str = "__argon.wal";
 pub const SCRATCH: &str = "__argon.scratch";
 pub const TAGS: &str = "__argon.tags";
+/// One record per user collection: where Argon first met it (see `adopt.rs`).
+pub const ADOPTED: &str = "__argon.adopted";
 
 /// LSN of the last write to a live head row.
 pub const F_LSN: &str = "__argon_lsn";

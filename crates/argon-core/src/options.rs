@@ -26,6 +26,9 @@ pub struct ConnectOptions {
     pub metadata_cache_size: Option<usize>,
     /// How far back reads and branch creation may go, in ms. Default 7 days.
     pub retention_ms: Option<u64>,
+    /// Capture of writes made outside Argon on main's collections: `"auto"` (default:
+    /// on where the deployment has change streams) or `"off"`.
+    pub capture: Option<String>,
 }
 
 impl ConnectOptions {

@@ -41,6 +41,8 @@ pub struct Project {
     /// Serialises this process's write transactions: they all touch the LSN counter, so
     /// running them concurrently only produces write conflicts and retries.
     pub(crate) write_gate: tokio::sync::Mutex<()>,
+    /// Adoption points of the collections this process has met (records never change).
+    pub(crate) adoptions: Mutex<std::collections::HashMap<String, crate::adopt::Adoption>>,
 }
 
 impl Project {
@@ -99,8 +101,10 @@ impl Project {
             seen_lsn: std::sync::atomic::AtomicI64::new(0),
             earliest_cache: Mutex::new(None),
             write_gate: tokio::sync::Mutex::new(()),
+            adoptions: Mutex::new(std::collections::HashMap::new()),
         };
         project.init().await?;
+        project.adopt_all().await?;
         tracing::info!(database = %opts.database, transactions, "argon project opened");
         Ok(Arc::new(project))
     }

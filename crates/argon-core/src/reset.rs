@@ -29,6 +29,7 @@ pub async fn apply(p: &Project, branch: &str, target: &Point) -> Result<BTreeMap
     let keys = changed_keys(p, &current_now, &target_levels).await?;
     let mut uniques = HashMap::new();
     for coll in keys.keys() {
+        p.adoption(coll).await?;
         uniques.insert(coll.clone(), heads::ensure_head(p, &chain_ids, coll).await?);
     }
     let head_levels = levels(&owned, None);

@@ -92,7 +92,7 @@ impl Project {
         let last_before = self
             .db
             .collection::<Document>(WAL)
-            .find_one(doc! {"t": {"$lt": start}})
+            .find_one(doc! {"t": {"$lt": start}, "_id": {"$gte": 0}})
             .sort(doc! {"t": -1, "_id": -1})
             .projection(doc! {"_id": 1})
             .await?;
@@ -123,7 +123,7 @@ impl Project {
                 }
                 self.db
                     .collection::<Document>(WAL)
-                    .find_one(doc! {"t": {"$lte": *t}})
+                    .find_one(doc! {"t": {"$lte": *t}, "_id": {"$gte": 0}})
                     .sort(doc! {"t": -1, "_id": -1})
                     .projection(doc! {"_id": 1})
                     .await?

@@ -620,6 +620,11 @@ pub(crate) async fn modify_in_txn(
         let prev_lsn = tg.get_i64(F_LSN).ok();
         let mut before = tg;
         strip_reserved(&mut before);
+        let before_image = if t.is_main() && prev_lsn.is_none() {
+            before.clone()
+        } else {
+            Document::new()
+        };
         out.matched += 1;
         let after = match change {
             Change::Delete => {
@@ -740,7 +745,20 @@ pub(crate) async fn modify_in_txn(
             Change::Update { .. } => "u",
             Change::Replace(_) => "r",
         };
-        let prev = if own { prev_lsn } else { None };
+        let mut prev = if own { prev_lsn } else { None };
+        if t.is_main() && prev.is_none() {
+            // An adopted document (no `__argon_lsn`): its first change keeps the
+            // pre-image as a version, so reads of earlier points still find it.
+            let a = t.p.adoption(t.coll).await?;
+            wal.push(crate::adopt::adoption_record(
+                t.coll,
+                &k,
+                lsn,
+                before_image.clone(),
+                &a,
+            ));
+            prev = Some(crate::adopt::adoption_key(lsn));
+        }
         wal.push(wal_record(t, lsn, &k, op, after.clone(), now, prev));
         if o.want_doc {
             returned = Some(if o.return_after {

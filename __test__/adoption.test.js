@@ -1,0 +1,115 @@
+'use strict'
+/**
+ * Existing data and outside writers (issue 12): documents a collection held before Argon
+ * met it keep their past; writes made by other clients never leak into branches or history.
+ * Outside writers are the official driver, in this process or another one.
+ */
+const { test, before, after } = require('node:test')
+const assert = require('node:assert/strict')
+const { MongoClient } = require('mongodb')
+const { Argon } = require('..')
+const { server, freshDb } = require('./helpers')
+
+let srv
+let raw
+before(async () => {
+  srv = await server()
+  raw = new MongoClient(srv.uri)
+  await raw.connect()
+})
+after(async () => {
+  await raw.close()
+  await srv.stop()
+})
+
+const code = (c) => (e) => {
+  assert.equal(e.code, c, `expected ${c}, got ${e.code}: ${e.message}`)
+  return true
+}
+const byId = (c, f = {}) => c.find(f).sort({ _id: 1 }).toArray()
+const open = (database, extra = {}) => Argon.connect(srv.uri, { database, serverSelectionTimeoutMs: 5000, ...extra })
+
+/** A database whose `items` collection holds documents written before Argon met it. */
+async function adoptedDb(n = 3) {
+  const database = freshDb('adopt')
+  await raw.db(database).collection('items').insertMany(Array.from({ length: n }, (_, i) => ({ _id: i + 1, v: `old${i + 1}`, n: i + 1 })))
+  return database
+}
+
+test('case 1: adopted documents are readable at past points after Argon changes or deletes them', async () => {
+  const database = await adoptedDb(3)
+  const argon = await open(database, { capture: 'off' })
+  const main = argon.branch('main')
+  const items = main.collection('items')
+  await items.insertOne({ _id: 10, v: 'new' }) // LSN 1
+  await items.updateOne({ _id: 1 }, { $set: { v: 'changed' } }) // LSN 2
+  await items.deleteOne({ _id: 2 }) // LSN 3
+  const at1 = await byId(main.at(1).collection('items'))
+  assert.deepEqual(at1, [
+    { _id: 1, v: 'old1', n: 1 },
+    { _id: 2, v: 'old2', n: 2 },
+    { _id: 3, v: 'old3', n: 3 },
+    { _id: 10, v: 'new' },
+  ])
+  // Filters and _id filters reach the adopted versions too.
+  assert.deepEqual(await main.at(2).collection('items').find({ v: 'old2' }).toArray(), [{ _id: 2, v: 'old2', n: 2 }])
+  assert.deepEqual(await main.at(1).collection('items').findOne({ _id: 1 }), { _id: 1, v: 'old1', n: 1 })
+  assert.equal(await main.at(1).collection('items').countDocuments({}), 4)
+  assert.deepEqual(await byId(main.at(3).collection('items')), [
+    { _id: 1, v: 'changed', n: 1 },
+    { _id: 3, v: 'old3', n: 3 },
+    { _id: 10, v: 'new' },
+  ])
+  // A branch from the past sees them as well.
+  const b = await argon.createBranch('from-1', { from: 'main', at: 1 })
+  assert.deepEqual((await byId(b.collection('items'))).map((d) => d._id), [1, 2, 3, 10])
+  // History lists the adopted version as the document's first.
+  const h = await items.history(1)
+  assert.deepEqual(h.map((e) => [e.op, e.lsn]), [['update', 2], ['adopted', 0]])
+  assert.deepEqual(h[1].document, { _id: 1, v: 'old1', n: 1 })
+  const untouched = await items.history(3)
+  assert.deepEqual(untouched.map((e) => e.op), ['adopted'])
+  await argon.close()
+})
+
+test('case 2: resetting an adopted collection to a tag restores its documents (no data loss)', async () => {
+  const database = await adoptedDb(5)
+  const argon = await open(database, { capture: 'off' })
+  const main = argon.branch('main')
+  const items = main.collection('items')
+  const before = await byId(items)
+  await argon.tag('before-migration', { branch: 'main' })
+  await items.updateMany({}, { $set: { migrated: true }, $inc: { n: 100 } })
+  await items.deleteOne({ _id: 5 })
+  const preview = await argon.restorePreview('main', { to: 'before-migration' })
+  assert.deepEqual(preview.collections.items, { added: 1, changed: 4, removed: 0 })
+  const backupName = await argon.resetBranch('main', { to: 'before-migration' })
+  assert.equal(typeof backupName, 'string')
+  assert.deepEqual(await byId(items), before)
+  // The user's collection itself holds the documents again (not only Argon's view).
+  const direct = await raw.db(database).collection('items').find({}, { projection: { __argon_lsn: 0 } }).sort({ _id: 1 }).toArray()
+  assert.deepEqual(direct, before)
+  // The backup keeps the migrated state.
+  const backup = await byId(argon.branch(backupName).collection('items'))
+  assert.equal(backup.length, 4)
+  assert.ok(backup.every((d) => d.migrated))
+  await argon.close()
+})
+
+test('points before a collection was adopted are refused with LSN_OUT_OF_RANGE', async () => {
+  const database = freshDb('adopt')
+  const argon = await open(database, { capture: 'off' })
+  await argon.branch('main').collection('a').insertOne({ _id: 1 }) // LSN 1
+  await argon.branch('main').collection('a').insertOne({ _id: 2 }) // LSN 2
+  await argon.close()
+  // Another client creates a collection with documents while no Argon process runs.
+  await raw.db(database).collection('late').insertMany([{ _id: 1 }, { _id: 2 }])
+  const again = await open(database, { capture: 'off' })
+  const main = again.branch('main')
+  await assert.rejects(byId(main.at(1).collection('late')), code('LSN_OUT_OF_RANGE'))
+  assert.deepEqual(await byId(main.at(2).collection('late')), [{ _id: 1 }, { _id: 2 }])
+  // The other collection's past is still readable.
+  assert.deepEqual(await byId(main.at(1).collection('a')), [{ _id: 1 }])
+  await assert.rejects(again.createBranch('old', { from: 'main', at: 1 }), code('LSN_OUT_OF_RANGE'))
+  await again.close()
+})
