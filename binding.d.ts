@@ -21,6 +21,10 @@ export declare class NativeArgon {
   listBranches(): Promise<Buffer>
   deleteBranch(name: string): Promise<void>
   protectBranch(name: string, protected: boolean): Promise<void>
+  /** Capture of outside writes in this process: "active" | "off" | "unavailable". */
+  get capture(): string
+  /** Turns capture on for the project's collections; returns their names. */
+  enableCapture(): Promise<Array<string>>
   close(): Promise<void>
   /** Returns the tag's LSN. */
   tag(name: string, branch: string, at?: Buffer | undefined | null): Promise<number>

@@ -113,3 +113,75 @@ test('points before a collection was adopted are refused with LSN_OUT_OF_RANGE',
   await assert.rejects(again.createBranch('old', { from: 'main', at: 1 }), code('LSN_OUT_OF_RANGE'))
   await again.close()
 })
+
+/** Polls until `fn` returns a truthy value (capture runs in the background). */
+async function eventually(fn, ms = 10_000) {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = await fn()
+    if (v) return v
+    if (Date.now() > end) throw new Error('condition not reached in time')
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+test('case 3: outside writes after a fork reach neither the child nor the past, and history lists them', async () => {
+  const database = freshDb('adopt')
+  const argon = await open(database)
+  assert.equal((await argon.timeTravelInfo('main')).capture, 'active')
+  const main = argon.branch('main')
+  const items = main.collection('items')
+  await items.insertOne({ _id: 'a', v: 1 }) // LSN 1
+  const child = await argon.createBranch('child')
+  const other = raw.db(database).collection('items')
+  await other.insertOne({ _id: 'outside', v: 9 })
+  await other.updateOne({ _id: 'a' }, { $set: { v: 2 } })
+  // Immediately after the outside writes (no waiting): the child and the past are unchanged.
+  assert.deepEqual(await byId(child.collection('items')), [{ _id: 'a', v: 1 }])
+  assert.deepEqual(await byId(main.at(1).collection('items')), [{ _id: 'a', v: 1 }])
+  // main's head shows them, as the user's collection does.
+  assert.deepEqual(await byId(items), [{ _id: 'a', v: 2 }, { _id: 'outside', v: 9 }])
+  // They are history now, each with its own LSN.
+  const h = await items.history('a')
+  assert.deepEqual(h.map((e) => [e.op, e.document]), [['update', { _id: 'a', v: 2 }], ['insert', { _id: 'a', v: 1 }]])
+  const hOut = await items.history('outside')
+  assert.deepEqual(hOut.map((e) => e.op), ['insert'])
+  assert.ok(h[0].lsn > 1 && hOut[0].lsn > 1 && h[0].lsn !== hOut[0].lsn)
+  const latest = (await argon.timeTravelInfo('main')).latestLsn
+  assert.deepEqual(await byId(main.at(latest).collection('items')), [{ _id: 'a', v: 2 }, { _id: 'outside', v: 9 }])
+  // A branch forked now sees them; the old child still does not.
+  const later = await argon.createBranch('later')
+  assert.equal((await byId(later.collection('items'))).length, 2)
+  assert.equal((await byId(child.collection('items'))).length, 1)
+  await argon.close()
+})
+
+test('capture records every kind of outside write with exact versions, adopted documents included', async () => {
+  const database = await adoptedDb(3)
+  const argon = await open(database)
+  const main = argon.branch('main')
+  const items = main.collection('items')
+  const other = raw.db(database).collection('items')
+  const L0 = (await argon.timeTravelInfo('main')).latestLsn
+  await other.updateOne({ _id: 1 }, { $set: { 'sub.x': 1 }, $inc: { n: 10 } })
+  await other.replaceOne({ _id: 2 }, { v: 'replaced' })
+  await other.deleteOne({ _id: 3 })
+  await other.insertOne({ _id: 4, v: 'ins' })
+  await items.updateOne({ _id: 4 }, { $set: { v: 'argon' } }) // Argon's own write, after capture
+  const info = await argon.timeTravelInfo('main')
+  // 4 outside writes + 1 Argon write: one LSN each, nothing captured twice.
+  assert.equal(info.latestLsn - L0, 5)
+  const states = []
+  for (let l = L0; l <= info.latestLsn; l++) states.push(await byId(main.at(l).collection('items')))
+  assert.deepEqual(states[0], [{ _id: 1, v: 'old1', n: 1 }, { _id: 2, v: 'old2', n: 2 }, { _id: 3, v: 'old3', n: 3 }])
+  assert.deepEqual(states[1][0], { _id: 1, v: 'old1', n: 11, sub: { x: 1 } })
+  assert.deepEqual(states[2][1], { _id: 2, v: 'replaced' })
+  assert.deepEqual(states[3].map((d) => d._id), [1, 2])
+  assert.deepEqual(states[4].map((d) => d._id), [1, 2, 4])
+  assert.deepEqual(states[5][2], { _id: 4, v: 'argon' })
+  assert.deepEqual(await byId(items), states[5])
+  // Reset to before the outside writes brings the adopted documents back.
+  await argon.resetBranch('main', { to: L0 })
+  assert.deepEqual(await byId(items), states[0])
+  await argon.close()
+})

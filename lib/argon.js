@@ -9,6 +9,8 @@ const { call, callSync, ArgonError } = require('./errors')
 const { atSpec, resetTarget, point, countsOf, DiffCursor } = require('./timetravel')
 const native = require('../binding.js')
 
+let warnedCapture = false
+
 function toInfo(d) {
   return {
     name: d.name,
@@ -72,6 +74,10 @@ class Argon {
     const codec = new Codec(loadBson(options.bson))
     const { bson: _ignored, ...rest } = options
     const n = await call(native.connect(uri, JSON.stringify(rest)), codec.EJSON)
+    if (n.capture === 'unavailable' && !warnedCapture) {
+      warnedCapture = true
+      process.emitWarning('this MongoDB deployment has no change streams (a standalone server): writes made outside Argon cannot be captured and would show in branches and past views; write through Argon only', { code: 'ARGON_CAPTURE_UNAVAILABLE' })
+    }
     return new Argon(n, codec)
   }
 
@@ -124,7 +130,19 @@ class Argon {
       latestTime: d.latestTime ?? null,
       entries: Number(d.entries),
       retentionMs: Number(d.retentionMs),
+      capture: d.capture,
     }
+  }
+
+  /**
+   * Turns on capture of writes made outside Argon for every collection of the project
+   * (with MongoDB's `changeStreamPreAndPostImages`, so captured versions are exact), and
+   * starts it in this process if `capture: 'off'` was given. Resolves to
+   * `{ capture, collections }`; `capture` is `'unavailable'` on a standalone server.
+   */
+  async enableCapture() {
+    const collections = await call(this._native.enableCapture(), this._codec.EJSON)
+    return { capture: this._native.capture, collections }
   }
 
   /**

@@ -84,6 +84,18 @@ impl NativeArgon {
             .napi()
     }
 
+    /// Capture of outside writes in this process: "active" | "off" | "unavailable".
+    #[napi(getter)]
+    pub fn capture(&self) -> String {
+        self.inner.project().capture_status().as_str().to_string()
+    }
+
+    /// Turns capture on for the project's collections; returns their names.
+    #[napi(catch_unwind)]
+    pub async fn enable_capture(&self) -> napi::Result<Vec<String>> {
+        self.inner.clone().enable_capture().await.napi()
+    }
+
     #[napi(catch_unwind)]
     pub async fn close(&self) -> napi::Result<()> {
         self.inner.clone().close().await;

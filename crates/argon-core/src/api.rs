@@ -209,6 +209,13 @@ impl Argon {
         self.p.close().await;
     }
 
+    /// Turns on capture of outside writes for every collection of the project (pre-images
+    /// included) and starts it in this process if it was off. Returns the collections.
+    pub async fn enable_capture(&self) -> Result<Vec<String>> {
+        self.p.check_open()?;
+        self.p.enable_capture().await
+    }
+
     /// Names a point: `branch` as of `at` (default: now). Returns the tag's LSN.
     pub async fn tag(&self, name: &str, branch: &str, at: Option<AtSpec>) -> Result<i64> {
         validate_branch_name(name).map_err(|_| {
@@ -302,6 +309,7 @@ impl Argon {
             "latestTime": time_of(latest).await?.map(Bson::DateTime).unwrap_or(Bson::Null),
             "entries": entries as i64,
             "retentionMs": self.p.retention_ms as i64,
+            "capture": self.p.capture_status().as_str(),
         })
     }
 
@@ -466,7 +474,12 @@ impl Coll {
             }
             None => None,
         };
-        Ok((levels(&owned, at), ids))
+        let lv = levels(&owned, at);
+        if !crate::view::is_plain(&lv) {
+            // Reads below main's head must not see outside writes the WAL lacks.
+            self.p.capture_barrier().await?;
+        }
+        Ok((lv, ids))
     }
 
     async fn target(&self) -> Result<(Vec<Level>, Vec<heads::UniqueIndex>)> {
@@ -550,6 +563,11 @@ impl Coll {
                 _ => {}
             }
             let (levels, uniques) = self.target().await?;
+            if crate::view::is_plain(&levels) {
+                // An update of main must not take an uncaptured outside write for the
+                // version it supersedes (child writes passed the barrier in `target`).
+                self.p.capture_barrier().await?;
+            }
             let target = Target {
                 p: &self.p,
                 coll: &self.name,

@@ -36,6 +36,7 @@ pub struct DiffOutcome {
 
 /// A point's levels, with "head" pinned to `snapshot` so both sides read one moment.
 pub async fn resolve_levels(p: &Project, pt: &Point, snapshot: i64) -> Result<Vec<Level>> {
+    p.capture_barrier().await?;
     let chain = p.chain(&pt.branch).await?;
     let owned: Vec<BranchMeta> = chain.iter().map(|b| (**b).clone()).collect();
     let cut = match &pt.at {

@@ -42,6 +42,8 @@ pub enum ArgonError {
     FormatVersion(i32),
     #[error("the Argon client is closed")]
     Closed,
+    #[error("{0}")]
+    CaptureBehind(String),
     /// An error the MongoDB server returned, passed through with its numeric code.
     #[error("{message}")]
     Server {
@@ -81,6 +83,7 @@ impl ArgonError {
             ArgonError::TransactionsRequired => "TRANSACTIONS_REQUIRED",
             ArgonError::FormatVersion(_) => "FORMAT_VERSION",
             ArgonError::Closed => "CLIENT_CLOSED",
+            ArgonError::CaptureBehind(_) => "CAPTURE_BEHIND",
             ArgonError::Server { .. } => "MONGO_SERVER_ERROR",
             ArgonError::Internal(_) => "INTERNAL",
         }

@@ -6,6 +6,7 @@
 pub mod adopt;
 pub mod api;
 pub mod branch_meta;
+pub mod capture;
 pub mod diff;
 pub mod error;
 pub mod heads;

@@ -43,6 +43,8 @@ pub struct Project {
     pub(crate) write_gate: tokio::sync::Mutex<()>,
     /// Adoption points of the collections this process has met (records never change).
     pub(crate) adoptions: Mutex<std::collections::HashMap<String, crate::adopt::Adoption>>,
+    /// Capture of outside writes (see `capture.rs`).
+    pub(crate) capture: crate::capture::Capture,
 }
 
 impl Project {
@@ -102,11 +104,14 @@ impl Project {
             earliest_cache: Mutex::new(None),
             write_gate: tokio::sync::Mutex::new(()),
             adoptions: Mutex::new(std::collections::HashMap::new()),
+            capture: Default::default(),
         };
         project.init().await?;
         project.adopt_all().await?;
+        let project = Arc::new(project);
+        project.start_capture(opts.capture.as_deref()).await?;
         tracing::info!(database = %opts.database, transactions, "argon project opened");
-        Ok(Arc::new(project))
+        Ok(project)
     }
 
     /// Creates the reserved collections' singletons and indexes (idempotent).
@@ -177,6 +182,7 @@ impl Project {
 
     pub async fn close(&self) {
         if !self.closed.swap(true, Ordering::AcqRel) {
+            self.stop_capture().await;
             self.client.clone().shutdown().await;
         }
     }

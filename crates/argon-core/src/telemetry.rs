@@ -15,6 +15,12 @@ pub const TXN_RETRIES_TOTAL: &str = "argon_transaction_retries_total";
 pub const WAL_RECORDS_TOTAL: &str = "argon_wal_records_total";
 /// Counter: branches created.
 pub const BRANCHES_CREATED_TOTAL: &str = "argon_branches_created_total";
+/// Counter: writes made outside Argon captured into the WAL.
+pub const CAPTURED_TOTAL: &str = "argon_capture_events_total";
+/// Counter: captured versions that are approximate (no pre-image was available).
+pub const CAPTURE_APPROXIMATE_TOTAL: &str = "argon_capture_approximate_total";
+/// Counter: outside writes an Argon write superseded before capture (folded into it).
+pub const CAPTURE_FOLDED_TOTAL: &str = "argon_capture_folded_total";
 
 /// Times one logical operation and records count, errors and latency when finished.
 pub struct OpTimer {

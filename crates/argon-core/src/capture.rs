@@ -1,0 +1,934 @@
+//! Capture of writes made outside Argon (another service, a migration script, mongosh) on
+//! main's collections, so they become WAL history with their own LSNs instead of leaking
+//! into branches and past views.
+//!
+//! - **One capturer per project.** Every process with `capture: "auto"` competes for a
+//!   lease document (`__argon.meta` `captureLease`, renewed every second, taken over 5 s
+//!   after its holder stops renewing). Each capture transaction re-checks the lease, so a
+//!   paused former holder cannot write after a takeover.
+//! - **The stream.** The holder reads the project database's change stream with
+//!   pre-images (`changeStreamPreAndPostImages`, enabled on main's collections). Argon's own
+//!   writes are recognised by their transaction: every Argon write transaction first
+//!   increments the LSN counter, so a user-collection event whose `(lsid, txnNumber)` also
+//!   updated the counter is Argon's and is skipped.
+//! - **Capture.** Each outside event becomes one WAL record with its own LSN, in stream
+//!   (commit) order, naming the version it supersedes; the first change of an adopted
+//!   document writes its adoption record from the event's pre-image. The head row is stamped
+//!   with the record's key when it still holds the captured state. The resume token is
+//!   stored in the same transaction (`captureState`), so a restart resumes with no gap and
+//!   no duplicate.
+//! - **No leak.** Reads below main's head (child branches, past views, diffs, resets) first
+//!   run [`Project::capture_barrier`]: one change-stream `aggregate` from the capturer's
+//!   position that lists the events not yet processed; if any is an outside write, the
+//!   read waits until it is captured.
+
+use crate::adopt::{adoption_key, adoption_record};
+use crate::error::{ArgonError, Result};
+use crate::names::{F_LSN, MAIN_ID, META, RESERVED_COLL_PREFIX};
+use crate::project::Project;
+use crate::txn::TxResult;
+use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime, Document, Timestamp};
+use mongodb::change_stream::event::ResumeToken;
+use mongodb::options::{FullDocumentBeforeChangeType, ReturnDocument};
+use mongodb::ClientSession;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+/// How long a lease lasts without renewal.
+const LEASE_MS: i64 = 5_000;
+/// How often the holder renews it, and how often others try to take it.
+const RENEW_EVERY: Duration = Duration::from_millis(1_000);
+/// How long a getMore waits for new events.
+const AWAIT: Duration = Duration::from_millis(500);
+/// Most outside events captured in one transaction.
+const MAX_GROUP: usize = 200;
+/// How often progress through Argon's own events is persisted (it shortens the barrier's
+/// scan in other processes).
+const PERSIST_EVERY: Duration = Duration::from_millis(200);
+/// How long a read waits for capture before failing with `CAPTURE_BEHIND`.
+const BARRIER_WAIT: Duration = Duration::from_secs(10);
+
+/// The state of capture in this process, as `timeTravelInfo().capture` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum CaptureStatus {
+    /// `capture: "off"`: outside writes are not captured.
+    Off = 0,
+    /// The deployment has no change streams (a standalone server).
+    Unavailable = 1,
+    /// Capture runs (in this process or another one holding the lease).
+    Active = 2,
+}
+
+impl CaptureStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaptureStatus::Off => "off",
+            CaptureStatus::Unavailable => "unavailable",
+            CaptureStatus::Active => "active",
+        }
+    }
+}
+
+/// Capture bookkeeping of one process.
+pub struct Capture {
+    status: AtomicU8,
+    /// This process's lease identity.
+    owner: String,
+    holder: AtomicBool,
+    stop: AtomicBool,
+    /// The last stream position this process's capturer has fully processed, and the
+    /// cluster time of its newest outside event captured.
+    pos: Mutex<Option<ResumeToken>>,
+    captured_through: Mutex<Option<Timestamp>>,
+    progress: tokio::sync::Notify,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Default for Capture {
+    fn default() -> Self {
+        Capture {
+            status: AtomicU8::new(CaptureStatus::Off as u8),
+            owner: ObjectId::new().to_hex(),
+            holder: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+            pos: Mutex::new(None),
+            captured_through: Mutex::new(None),
+            progress: tokio::sync::Notify::new(),
+            task: Mutex::new(None),
+        }
+    }
+}
+
+impl Capture {
+    pub fn status(&self) -> CaptureStatus {
+        match self.status.load(Ordering::Acquire) {
+            2 => CaptureStatus::Active,
+            1 => CaptureStatus::Unavailable,
+            _ => CaptureStatus::Off,
+        }
+    }
+    fn set_status(&self, s: CaptureStatus) {
+        self.status.store(s as u8, Ordering::Release);
+    }
+    /// Whether this process holds the capture lease now.
+    pub fn is_holder(&self) -> bool {
+        self.holder.load(Ordering::Acquire)
+    }
+}
+
+/// Whether a collection name is one of main's user collections.
+fn is_user_coll(name: &str) -> bool {
+    !name.starts_with(RESERVED_COLL_PREFIX) && !name.starts_with("system.")
+}
+
+/// The server-side filter of the capture stream: CRUD events on user collections, and the
+/// LSN counter's updates (which mark Argon's transactions).
+fn stream_filter() -> Document {
+    doc! {"$match": {"$or": [
+        {
+            "ns.coll": {"$not": {"$regex": "^(__argon|system\\.)"}},
+            "operationType": {"$in": ["insert", "update", "replace", "delete"]},
+        },
+        {"ns.coll": META, "documentKey._id": "lsn"},
+        {"operationType": "invalidate"},
+    ]}}
+}
+
+/// `(lsid.id, txnNumber)` of an event in a transaction.
+fn txn_key(ev: &Document) -> Option<(Bson, i64)> {
+    let lsid = ev.get_document("lsid").ok()?.get("id")?.clone();
+    let n = ev
+        .get_i64("txnNumber")
+        .ok()
+        .or_else(|| ev.get_i32("txnNumber").ok().map(i64::from))?;
+    Some((lsid, n))
+}
+
+fn coll_of(ev: &Document) -> Option<&str> {
+    ev.get_document("ns").ok()?.get_str("coll").ok()
+}
+
+/// Classifies events in stream order: which are outside writes to capture.
+#[derive(Default)]
+struct Classifier {
+    argon_txn: Option<(Bson, i64)>,
+}
+
+impl Classifier {
+    /// True for an outside CRUD event on a user collection.
+    fn is_outside(&mut self, ev: &Document) -> bool {
+        let Some(coll) = coll_of(ev) else {
+            return false;
+        };
+        let key = txn_key(ev);
+        if coll == META {
+            // The LSN counter moved: this transaction is one of Argon's.
+            if key.is_some() {
+                self.argon_txn = key;
+            }
+            return false;
+        }
+        if !is_user_coll(coll) {
+            return false;
+        }
+        match key {
+            Some(k) => self.argon_txn.as_ref() != Some(&k),
+            None => true,
+        }
+    }
+}
+
+/// Applies a change event's `updateDescription` to the pre-image: the post-image exactly
+/// as the server produced it. `None` if a path does not fit the pre-image.
+pub fn apply_update_description(pre: &Document, ud: &Document) -> Option<Document> {
+    let mut out = pre.clone();
+    if let Ok(tr) = ud.get_array("truncatedArrays") {
+        for t in tr {
+            let t = t.as_document()?;
+            let field = t.get_str("field").ok()?;
+            let size = t
+                .get_i32("newSize")
+                .map(i64::from)
+                .or_else(|_| t.get_i64("newSize"))
+                .ok()?;
+            if let Some(Bson::Array(a)) = path_mut(&mut out, field, false) {
+                a.truncate(size.max(0) as usize);
+            } else {
+                return None;
+            }
+        }
+    }
+    if let Ok(rm) = ud.get_array("removedFields") {
+        for f in rm {
+            remove_path(&mut out, f.as_str()?);
+        }
+    }
+    if let Ok(up) = ud.get_document("updatedFields") {
+        for (k, v) in up {
+            *path_mut(&mut out, k, true)? = v.clone();
+        }
+    }
+    Some(out)
+}
+
+fn child_mut<'a>(b: &'a mut Bson, part: &str, create: bool) -> Option<&'a mut Bson> {
+    match b {
+        Bson::Document(d) => {
+            if !d.contains_key(part) {
+                if !create {
+                    return None;
+                }
+                d.insert(part, Bson::Null);
+            }
+            d.get_mut(part)
+        }
+        Bson::Array(a) => {
+            let i: usize = part.parse().ok()?;
+            if i >= a.len() {
+                if !create {
+                    return None;
+                }
+                a.resize(i + 1, Bson::Null);
+            }
+            a.get_mut(i)
+        }
+        _ => None,
+    }
+}
+
+fn path_mut<'a>(d: &'a mut Document, path: &str, create: bool) -> Option<&'a mut Bson> {
+    let mut parts = path.split('.');
+    let first = parts.next()?;
+    if !d.contains_key(first) {
+        if !create {
+            return None;
+        }
+        d.insert(first, Bson::Null);
+    }
+    let mut cur = d.get_mut(first)?;
+    for part in parts {
+        if create && matches!(cur, Bson::Null) {
+            *cur = Bson::Document(Document::new());
+        }
+        cur = child_mut(cur, part, create)?;
+    }
+    Some(cur)
+}
+
+fn remove_path(d: &mut Document, path: &str) {
+    match path.rsplit_once('.') {
+        None => {
+            d.remove(path);
+        }
+        Some((parent, last)) => match path_mut(d, parent, false) {
+            Some(Bson::Document(p)) => {
+                p.remove(last);
+            }
+            Some(Bson::Array(a)) => {
+                if let Ok(i) = last.parse::<usize>() {
+                    if i < a.len() {
+                        a[i] = Bson::Null;
+                    }
+                }
+            }
+            _ => {}
+        },
+    }
+}
+
+fn without_lsn(d: &Document) -> Document {
+    let mut d = d.clone();
+    d.remove(F_LSN);
+    d
+}
+
+impl Project {
+    /// Decides capture at connect and, when it runs, takes part in the lease. Returns once
+    /// a capture position exists for the project (so reads after connect are covered).
+    pub(crate) async fn start_capture(self: &Arc<Self>, mode: Option<&str>) -> Result<()> {
+        match mode.unwrap_or("auto") {
+            "off" => return Ok(()),
+            "auto" => {}
+            other => {
+                return Err(ArgonError::InvalidArgument(format!(
+                    "capture must be \"auto\" or \"off\", got {other:?}"
+                )))
+            }
+        }
+        if !self.transactions {
+            self.capture.set_status(CaptureStatus::Unavailable);
+            tracing::warn!(
+                "writes made outside Argon cannot be captured: this deployment has no change streams (a standalone server); they would appear in branches and past views"
+            );
+            return Ok(());
+        }
+        self.enable_pre_images().await?;
+        self.capture.set_status(CaptureStatus::Active);
+        // Try once now, so the first process of a project has a position before connect
+        // returns; later attempts run in the background.
+        let first = match self.try_lease().await {
+            Ok(true) => Some(self.open_stream().await?),
+            Ok(false) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "capture lease");
+                None
+            }
+        };
+        let weak = Arc::downgrade(self);
+        let handle = tokio::spawn(capture_loop(weak, first));
+        *self.capture.task.lock().expect("capture task") = Some(handle);
+        Ok(())
+    }
+
+    /// `enableCapture()`: turns on pre-images for every user collection of the project and
+    /// starts capture in this process if it was off. Returns the collections.
+    pub async fn enable_capture(self: &Arc<Self>) -> Result<Vec<String>> {
+        if !self.transactions {
+            self.capture.set_status(CaptureStatus::Unavailable);
+            return Ok(Vec::new());
+        }
+        let colls = self.enable_pre_images().await?;
+        if self.capture.status() != CaptureStatus::Active {
+            self.start_capture(Some("auto")).await?;
+        }
+        Ok(colls)
+    }
+
+    /// `changeStreamPreAndPostImages` on main's collections, so captured updates and
+    /// deletes carry the exact state they replaced.
+    async fn enable_pre_images(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for name in self.db.list_collection_names().await? {
+            if !is_user_coll(&name) {
+                continue;
+            }
+            self.enable_pre_images_for(&name).await;
+            out.push(name);
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn enable_pre_images_for(&self, coll: &str) {
+        let r = self
+            .db
+            .run_command(doc! {"collMod": coll, "changeStreamPreAndPostImages": {"enabled": true}})
+            .await;
+        if let Err(e) = r {
+            tracing::warn!(collection = coll, error = %e, "could not enable pre-images; captured versions of this collection are approximate");
+        }
+    }
+
+    pub fn capture_status(&self) -> CaptureStatus {
+        self.capture.status()
+    }
+
+    pub(crate) async fn stop_capture(&self) {
+        self.capture.stop.store(true, Ordering::Release);
+        let handle = self.capture.task.lock().expect("capture task").take();
+        if let Some(h) = handle {
+            h.abort();
+            let _ = h.await;
+        }
+        if self.capture.holder.swap(false, Ordering::AcqRel) {
+            let _ = self
+                .meta()
+                .update_one(
+                    doc! {"_id": "captureLease", "owner": &self.capture.owner},
+                    doc! {"$set": {"until": DateTime::from_millis(0)}},
+                )
+                .await;
+        }
+    }
+
+    /// Takes or renews the capture lease. True when this process holds it.
+    async fn try_lease(&self) -> Result<bool> {
+        let now = DateTime::now();
+        let until = DateTime::from_millis(now.timestamp_millis() + LEASE_MS);
+        let r = self
+            .meta()
+            .find_one_and_update(
+                doc! {"_id": "captureLease", "$or": [{"until": {"$lt": now}}, {"owner": &self.capture.owner}]},
+                doc! {"$set": {"owner": &self.capture.owner, "until": until}},
+            )
+            .upsert(true)
+            .return_document(ReturnDocument::After)
+            .await;
+        let held = match r {
+            Ok(d) => d.is_some(),
+            Err(e) if crate::error::server_code_of(&e) == Some(11000) => false,
+            Err(e) => return Err(e.into()),
+        };
+        let was = self.capture.holder.swap(held, Ordering::AcqRel);
+        if held && !was {
+            tracing::info!(owner = %self.capture.owner, "capture lease taken");
+        }
+        Ok(held)
+    }
+
+    /// The persisted capture position (`captureState`).
+    async fn saved_position(&self) -> Result<Option<ResumeToken>> {
+        let d = self.meta().find_one(doc! {"_id": "captureState"}).await?;
+        Ok(d.and_then(|d| d.get("token").cloned())
+            .and_then(|t| mongodb::bson::from_bson(t).ok()))
+    }
+
+    /// Opens the change stream at the saved position (or now, recording that position).
+    async fn open_stream(&self) -> Result<mongodb::change_stream::ChangeStream<Document>> {
+        let saved = self.saved_position().await?;
+        let w = self
+            .db
+            .watch()
+            .pipeline([stream_filter()])
+            .full_document_before_change(FullDocumentBeforeChangeType::WhenAvailable)
+            .max_await_time(AWAIT)
+            .batch_size(1000);
+        let stream = match &saved {
+            Some(t) => w.start_after(t.clone()).await?,
+            None => w.await?,
+        }
+        .with_type::<Document>();
+        let pos = stream.resume_token().or(saved.clone());
+        if saved.is_none() {
+            if let Some(t) = &pos {
+                self.meta()
+                    .update_one(
+                        doc! {"_id": "captureState"},
+                        doc! {"$setOnInsert": {"token": mongodb::bson::to_bson(t)?}},
+                    )
+                    .upsert(true)
+                    .await
+                    .or_else(|e| {
+                        if crate::error::server_code_of(&e) == Some(11000) {
+                            Ok(Default::default())
+                        } else {
+                            Err(e)
+                        }
+                    })?;
+            }
+        }
+        *self.capture.pos.lock().expect("capture pos") = pos;
+        Ok(stream)
+    }
+
+    /// Waits until every write made outside Argon before this call has been captured, so a
+    /// read below main's head cannot see one that the WAL does not account for. Costs one
+    /// change-stream `aggregate` when nothing is pending.
+    pub async fn capture_barrier(&self) -> Result<()> {
+        if self.capture.status() != CaptureStatus::Active {
+            return Ok(());
+        }
+        let deadline = Instant::now() + BARRIER_WAIT;
+        loop {
+            let from = if self.capture.is_holder() {
+                self.capture.pos.lock().expect("capture pos").clone()
+            } else {
+                None
+            };
+            let from = match from {
+                Some(t) => Some(t),
+                None => self.saved_position().await?,
+            };
+            let Some(from) = from else {
+                return Ok(());
+            };
+            let (pending, full) = match self.pending_outside(&from).await {
+                Ok(x) => x,
+                Err(e) => {
+                    // A position the server no longer has (history lost): nothing to wait
+                    // for that this process can know about.
+                    tracing::warn!(error = %e, "capture barrier could not scan the stream");
+                    return Ok(());
+                }
+            };
+            let Some(last) = pending else {
+                if !full {
+                    return Ok(());
+                }
+                // Only Argon's own events so far, but more than one batch: look further.
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                continue;
+            };
+            self.wait_captured(last, deadline).await?;
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Scans the events after `from`: the cluster time of the newest outside write among
+    /// them, and whether the batch was full (more may follow).
+    async fn pending_outside(&self, from: &ResumeToken) -> Result<(Option<Timestamp>, bool)> {
+        const BATCH: i32 = 2000;
+        let r = self
+            .db
+            .run_command(doc! {
+                "aggregate": 1,
+                "pipeline": [
+                    {"$changeStream": {"startAfter": mongodb::bson::to_bson(from)?}},
+                    stream_filter(),
+                    {"$project": {"clusterTime": 1, "lsid": 1, "txnNumber": 1, "ns": 1, "documentKey": 1, "operationType": 1}},
+                ],
+                "cursor": {"batchSize": BATCH},
+            })
+            .await?;
+        let cursor = r
+            .get_document("cursor")
+            .map_err(|e| ArgonError::Internal(format!("change stream reply: {e}")))?;
+        let batch = cursor
+            .get_array("firstBatch")
+            .map_err(|e| ArgonError::Internal(format!("change stream reply: {e}")))?;
+        let id = cursor.get_i64("id").unwrap_or(0);
+        if id != 0 {
+            let db = self.db.clone();
+            tokio::spawn(async move {
+                let _ = db
+                    .run_command(doc! {"killCursors": "$cmd.aggregate", "cursors": [id]})
+                    .await;
+            });
+        }
+        let mut cls = Classifier::default();
+        let mut newest = None;
+        for ev in batch.iter().filter_map(|b| b.as_document()) {
+            if cls.is_outside(ev) {
+                newest = ev.get_timestamp("clusterTime").ok().or(newest);
+            }
+        }
+        Ok((newest, batch.len() as i32 >= BATCH))
+    }
+
+    /// Waits until capture has processed the outside event at cluster time `t`.
+    async fn wait_captured(&self, t: Timestamp, deadline: Instant) -> Result<()> {
+        loop {
+            let through = if self.capture.is_holder() {
+                *self
+                    .capture
+                    .captured_through
+                    .lock()
+                    .expect("capture through")
+            } else {
+                self.meta()
+                    .find_one(doc! {"_id": "captureState"})
+                    .await?
+                    .and_then(|d| d.get_timestamp("through").ok())
+            };
+            if through.is_some_and(|c| c >= t) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(ArgonError::CaptureBehind(format!(
+                    "writes made outside Argon are not captured yet after {} s; the read was not run so it cannot show them. Retry; if this persists, check that a process with capture enabled is connected",
+                    BARRIER_WAIT.as_secs()
+                )));
+            }
+            if self.capture.is_holder() {
+                let _ = tokio::time::timeout(
+                    Duration::from_millis(50),
+                    self.capture.progress.notified(),
+                )
+                .await;
+            } else {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// The background loop: competes for the lease; while holding it, captures.
+async fn capture_loop(
+    weak: Weak<Project>,
+    mut first: Option<mongodb::change_stream::ChangeStream<Document>>,
+) {
+    loop {
+        let Some(p) = weak.upgrade() else { return };
+        if p.capture.stop.load(Ordering::Acquire) {
+            return;
+        }
+        let stream = match first.take() {
+            Some(s) => Some(s),
+            None => match p.try_lease().await {
+                Ok(true) => match p.open_stream().await {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "capture stream");
+                        None
+                    }
+                },
+                Ok(false) => None,
+                Err(e) => {
+                    tracing::debug!(error = %e, "capture lease");
+                    None
+                }
+            },
+        };
+        if let Some(s) = stream {
+            if let Err(e) = run_holder(&p, s).await {
+                tracing::warn!(error = %e, "capture stopped; retrying");
+            }
+            p.capture.holder.store(false, Ordering::Release);
+        }
+        drop(p);
+        tokio::time::sleep(RENEW_EVERY).await;
+    }
+}
+
+/// Captures while this process holds the lease. Returns when the lease is lost, the
+/// project closes, or the stream fails.
+async fn run_holder(
+    p: &Project,
+    mut stream: mongodb::change_stream::ChangeStream<Document>,
+) -> Result<()> {
+    let mut cls = Classifier::default();
+    let mut group: Vec<Document> = Vec::new();
+    let mut last_renew = Instant::now();
+    let mut last_persist = Instant::now();
+    let mut unpersisted = false;
+    loop {
+        if p.capture.stop.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        if last_renew.elapsed() >= RENEW_EVERY {
+            if !p.try_lease().await? {
+                return Ok(());
+            }
+            last_renew = Instant::now();
+        }
+        let ev = stream.next_if_any().await?;
+        match ev {
+            Some(ev) => {
+                if ev.get_str("operationType") == Ok("invalidate") {
+                    // The database was dropped: resume after the invalidation.
+                    flush(p, &mut group, stream.resume_token()).await?;
+                    return Ok(());
+                }
+                if cls.is_outside(&ev) {
+                    group.push(ev);
+                    if group.len() >= MAX_GROUP {
+                        flush(p, &mut group, stream.resume_token()).await?;
+                        last_persist = Instant::now();
+                        unpersisted = false;
+                    }
+                } else {
+                    unpersisted = true;
+                }
+            }
+            None => {
+                // Caught up: everything committed so far is in hand.
+                if !group.is_empty() {
+                    flush(p, &mut group, stream.resume_token()).await?;
+                    last_persist = Instant::now();
+                    unpersisted = false;
+                } else if unpersisted && last_persist.elapsed() >= PERSIST_EVERY {
+                    persist_position(p, stream.resume_token()).await?;
+                    last_persist = Instant::now();
+                    unpersisted = false;
+                }
+                *p.capture.pos.lock().expect("capture pos") = stream.resume_token();
+                p.capture.progress.notify_waiters();
+            }
+        }
+    }
+}
+
+/// Records progress through events that needed no capture (fenced by the lease).
+async fn persist_position(p: &Project, token: Option<ResumeToken>) -> Result<()> {
+    let Some(t) = token else { return Ok(()) };
+    p.meta()
+        .update_one(
+            doc! {"_id": "captureState"},
+            doc! {"$set": {"token": mongodb::bson::to_bson(&t)?}},
+        )
+        .await?;
+    Ok(())
+}
+
+/// Captures a group of outside events in one transaction, with the stream position.
+async fn flush(p: &Project, group: &mut Vec<Document>, token: Option<ResumeToken>) -> Result<()> {
+    if group.is_empty() {
+        return persist_position(p, token).await;
+    }
+    for ev in group.iter() {
+        if let Some(c) = coll_of(ev) {
+            if p.cached_adoption(c).is_none() {
+                p.adoption(c).await?;
+                p.enable_pre_images_for(c).await;
+            }
+        }
+    }
+    let token_b = match &token {
+        Some(t) => mongodb::bson::to_bson(t)?,
+        None => Bson::Null,
+    };
+    let through = group
+        .iter()
+        .filter_map(|e| e.get_timestamp("clusterTime").ok())
+        .max();
+    let evs: &[Document] = group;
+    let captured: usize = crate::in_txn!(p, |s| capture_group(p, s, evs, &token_b, through))?;
+    metrics::counter!(crate::telemetry::CAPTURED_TOTAL).increment(captured as u64);
+    if let Some(t) = through {
+        *p.capture.captured_through.lock().expect("capture through") = Some(t);
+    }
+    *p.capture.pos.lock().expect("capture pos") = token;
+    p.capture.progress.notify_waiters();
+    group.clear();
+    Ok(())
+}
+
+async fn capture_group(
+    p: &Project,
+    s: &mut ClientSession,
+    evs: &[Document],
+    token: &Bson,
+    through: Option<Timestamp>,
+) -> TxResult<usize> {
+    // One LSN per outside write, consecutive, reserved with one counter update (which
+    // also marks this transaction as Argon's in the stream).
+    let n = evs.len() as i64;
+    let counter = p
+        .meta()
+        .find_one_and_update(doc! {"_id": "lsn"}, doc! {"$inc": {"n": n}})
+        .return_document(ReturnDocument::After)
+        .session(&mut *s)
+        .await?
+        .ok_or_else(|| ArgonError::Internal("lsn counter missing".into()))?;
+    let last = counter
+        .get_i64("n")
+        .map_err(|_| ArgonError::Internal("lsn counter is not an int64".into()))?;
+    let first = last - n + 1;
+    let now = DateTime::now();
+    let mut records = Vec::new();
+    let mut captured = 0;
+    for (i, ev) in evs.iter().enumerate() {
+        let key = (first + i as i64) << crate::lsn::SUB_BITS;
+        if let Some(mut recs) = capture_one(p, s, ev, key, now).await? {
+            captured += 1;
+            records.append(&mut recs);
+        }
+    }
+    if !records.is_empty() {
+        p.wal().insert_many(records).session(&mut *s).await?;
+    }
+    let fenced = p
+        .meta()
+        .update_one(
+            doc! {"_id": "captureLease", "owner": &p.capture.owner},
+            doc! {"$set": {"until": DateTime::from_millis(now.timestamp_millis() + LEASE_MS)}},
+        )
+        .session(&mut *s)
+        .await?;
+    if fenced.matched_count == 0 {
+        return Err(ArgonError::Internal("capture lease lost".into()).into());
+    }
+    let mut set = doc! {"token": token.clone()};
+    if let Some(t) = through {
+        set.insert("through", t);
+    }
+    p.meta()
+        .update_one(doc! {"_id": "captureState"}, doc! {"$set": set})
+        .upsert(true)
+        .session(&mut *s)
+        .await?;
+    Ok(captured)
+}
+
+/// The WAL records for one outside event (an adoption record first when it changes an
+/// adopted document), or `None` when it needs none.
+async fn capture_one(
+    p: &Project,
+    s: &mut ClientSession,
+    ev: &Document,
+    key: i64,
+    now: DateTime,
+) -> TxResult<Option<Vec<Document>>> {
+    let (Some(coll), Ok(dk)) = (coll_of(ev), ev.get_document("documentKey")) else {
+        return Ok(None);
+    };
+    let Some(k) = dk.get("_id").cloned() else {
+        return Ok(None);
+    };
+    let op = match ev.get_str("operationType").unwrap_or("") {
+        "insert" => "i",
+        "update" => "u",
+        "replace" => "r",
+        "delete" => "d",
+        _ => return Ok(None),
+    };
+    let head = p.db.collection::<Document>(coll);
+    let pre = ev.get_document("fullDocumentBeforeChange").ok();
+    let newest = p
+        .wal()
+        .find_one(doc! {"b": MAIN_ID, "c": coll, "k": k.clone()})
+        .sort(doc! {"b": 1, "c": 1, "k": 1, "_id": -1})
+        .projection(doc! {"_id": 1, "op": 1, "x": 1})
+        .session(&mut *s)
+        .await?;
+    // Argon wrote this document after the outside write and before it was captured: its
+    // version was computed from the outside change, which is folded into it.
+    if let Some(n) = &newest {
+        let argons = !n.get_bool("x").unwrap_or(false) && n.get_str("op") != Ok("d");
+        let stamp = pre.and_then(|d| d.get_i64(F_LSN).ok());
+        if argons && (op == "i" || (pre.is_some() && stamp != n.get_i64("_id").ok())) {
+            metrics::counter!(crate::telemetry::CAPTURE_FOLDED_TOTAL).increment(1);
+            tracing::warn!(collection = coll, "an outside write was superseded by an Argon write before capture; folded into Argon's version");
+            return Ok(None);
+        }
+    }
+    let mut out = Vec::new();
+    let prev = match &newest {
+        Some(n) if n.get_str("op") != Ok("d") => n.get_i64("_id").ok(),
+        Some(_) => None,
+        None if op != "i" => match pre {
+            // An adopted document's first change: keep the state it replaced.
+            Some(pre) => {
+                let a = p.adoption(coll).await?;
+                out.push(adoption_record(coll, &k, key, without_lsn(pre), &a));
+                Some(adoption_key(key))
+            }
+            None => {
+                metrics::counter!(crate::telemetry::CAPTURE_APPROXIMATE_TOTAL).increment(1);
+                None
+            }
+        },
+        None => None,
+    };
+    let after: Option<Document> = match op {
+        "i" | "r" => ev.get_document("fullDocument").ok().map(without_lsn),
+        "u" => {
+            let computed = match (pre, ev.get_document("updateDescription")) {
+                (Some(pre), Ok(ud)) => apply_update_description(&without_lsn(pre), ud),
+                _ => None,
+            };
+            match computed {
+                Some(d) => Some(d),
+                None => {
+                    // No pre-image: the current state stands in (approximate if the
+                    // document changed again since).
+                    metrics::counter!(crate::telemetry::CAPTURE_APPROXIMATE_TOTAL).increment(1);
+                    head.find_one(doc! {"_id": k.clone()})
+                        .session(&mut *s)
+                        .await?
+                        .map(|d| without_lsn(&d))
+                }
+            }
+        }
+        _ => None,
+    };
+    if op != "d" && after.is_none() {
+        return Ok(None);
+    }
+    if let Some(a) = &after {
+        // Stamp the head row with the record's key if it still holds the captured state;
+        // otherwise a later event in the stream captures (and stamps) the newer state.
+        if let Some(cur) = head
+            .find_one(doc! {"_id": k.clone()})
+            .session(&mut *s)
+            .await?
+        {
+            if crate::write::same_doc(&without_lsn(&cur), a) {
+                head.update_one(doc! {"_id": k.clone()}, doc! {"$set": {F_LSN: key}})
+                    .session(&mut *s)
+                    .await?;
+            }
+        }
+    }
+    let mut rec = doc! {
+        "_id": key,
+        "b": MAIN_ID,
+        "c": coll,
+        "k": k,
+        "op": op,
+        "d": after.map(Bson::Document).unwrap_or(Bson::Null),
+        "t": now,
+        "x": true,
+    };
+    if let Some(w) = ev.get_datetime("wallTime").ok() {
+        rec.insert("w", *w);
+    }
+    if let Some(pk) = prev {
+        rec.insert("p", pk);
+    }
+    out.push(rec);
+    Ok(Some(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn update_descriptions_rebuild_post_images() {
+        let pre = doc! {"_id": 1, "a": 1, "b": {"c": 2, "d": 3}, "arr": [1, 2, 3, 4]};
+        let ud = doc! {
+            "updatedFields": {"a": 5, "b.c": 7, "e": "new", "arr.1": 9},
+            "removedFields": ["b.d"],
+            "truncatedArrays": [{"field": "arr", "newSize": 3}],
+        };
+        assert_eq!(
+            apply_update_description(&pre, &ud).unwrap(),
+            doc! {"_id": 1, "a": 5, "b": {"c": 7}, "arr": [1, 9, 3], "e": "new"}
+        );
+        // A path through a scalar does not fit: the caller falls back.
+        assert!(
+            apply_update_description(&doc! {"a": 1}, &doc! {"updatedFields": {"a.b.c": 1}})
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn argon_transactions_are_recognised_by_the_counter() {
+        let lsid = doc! {"id": 7};
+        let mut c = Classifier::default();
+        let counter = doc! {"ns": {"coll": META}, "lsid": lsid.clone(), "txnNumber": 3_i64};
+        let mine = doc! {"ns": {"coll": "users"}, "lsid": lsid.clone(), "txnNumber": 3_i64};
+        let theirs_txn = doc! {"ns": {"coll": "users"}, "lsid": lsid.clone(), "txnNumber": 4_i64};
+        let theirs = doc! {"ns": {"coll": "users"}};
+        let internal = doc! {"ns": {"coll": "__argon.wal"}};
+        assert!(!c.is_outside(&counter));
+        assert!(!c.is_outside(&mine));
+        assert!(c.is_outside(&theirs_txn));
+        assert!(c.is_outside(&theirs));
+        assert!(!c.is_outside(&internal));
+    }
+}
