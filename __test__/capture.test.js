@@ -1,0 +1,135 @@
+'use strict'
+/**
+ * Capture of outside writes under process failure (issue 12): exactly one process captures
+ * at a time; a capturing process killed mid-stream is replaced, and the outside writes
+ * become WAL history with no gap, no duplicate, in commit order. A standalone server
+ * reports capture as unavailable.
+ */
+const { test, before, after } = require('node:test')
+const assert = require('node:assert/strict')
+const { spawn } = require('node:child_process')
+const path = require('node:path')
+const { MongoClient } = require('mongodb')
+const { Argon } = require('..')
+const { server, freshDb } = require('./helpers')
+
+let srv
+let raw
+before(async () => {
+  srv = await server()
+  raw = new MongoClient(srv.uri)
+  await raw.connect()
+  // A process killed inside a capture transaction leaves it open until the server's
+  // transactionLifetimeLimitSeconds (60 s by default); keep the test short.
+  await raw.db('admin').command({ setParameter: 1, transactionLifetimeLimitSeconds: 2 })
+})
+after(async () => {
+  await raw.close()
+  await srv.stop()
+})
+
+function startHolder(database) {
+  const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'capture-holder.js'), srv.uri, database], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let err = ''
+  child.stderr.on('data', (d) => { err += d })
+  const ready = new Promise((resolve, reject) => {
+    child.stdout.on('data', (d) => { if (String(d).includes('ready')) resolve() })
+    child.on('exit', (code, signal) => reject(new Error(`holder exited (${code ?? signal}): ${err}`)))
+  })
+  return { child, ready, stop: () => new Promise((r) => { if (child.exitCode !== null || child.signalCode) return r(); child.once('exit', r); child.kill('SIGKILL') }) }
+}
+
+async function eventually(fn, ms = 30_000) {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = await fn()
+    if (v) return v
+    if (Date.now() > end) throw new Error('condition not reached in time')
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+/** The captured records of `coll`, in LSN order, as [k, op, d]. */
+async function captured(database, coll = 'items') {
+  const recs = await raw.db(database).collection('__argon.wal').find({ b: 0, c: coll, x: true }).sort({ _id: 1 }).toArray()
+  return recs.map((r) => [r.k, r.op, r.d])
+}
+
+test('a capturing process killed mid-stream is replaced: no gap, no duplicate, commit order kept', { timeout: 120_000 }, async () => {
+  const database = freshDb('cap')
+  await raw.db(database).createCollection('items')
+  const a = startHolder(database)
+  await a.ready
+  const b = startHolder(database) // competes for the lease; takes over when A dies
+  await b.ready
+  const other = raw.db(database).collection('items')
+  const expected = []
+  const N = 240
+  for (let i = 0; i < N; i++) {
+    const id = i % 40
+    if (i < 40) {
+      await other.insertOne({ _id: id, n: 0 })
+      expected.push([id, 'i', { _id: id, n: 0 }])
+    } else {
+      const d = await other.findOneAndUpdate({ _id: id }, { $inc: { n: 1 } }, { returnDocument: 'after', projection: { __argon_lsn: 0 } })
+      expected.push([id, 'u', d])
+    }
+    if (i === 120) await a.stop() // whichever holds the lease, A or B, the other continues
+    if (i === 121 || i === 180) await new Promise((r) => setTimeout(r, 30))
+  }
+  const got = await eventually(async () => { const c = await captured(database); return c.length >= N ? c : null })
+  assert.equal(got.length, N, 'every outside write captured exactly once')
+  assert.deepEqual(got, expected, 'in commit order, with exact after-images')
+  // LSNs are consecutive per outside write; the head rows carry the captured keys.
+  const rows = await other.find({}).toArray()
+  for (const r of rows) {
+    const last = await raw.db(database).collection('__argon.wal').find({ b: 0, c: 'items', k: r._id }).sort({ _id: -1 }).limit(1).next()
+    assert.equal(Number(last._id), Number(r.__argon_lsn), `head row ${r._id} stamped with its newest version`)
+  }
+  await b.stop()
+  // Reading the past through Argon gives the state after each captured write.
+  const argon = await Argon.connect(srv.uri, { database, capture: 'off' })
+  const recs = await raw.db(database).collection('__argon.wal').find({ b: 0, c: 'items', x: true }).sort({ _id: 1 }).toArray()
+  const mid = Math.floor(Number(recs[150]._id) / 2 ** 20)
+  const state = new Map()
+  for (const [k, op, d] of expected.slice(0, 151)) if (op !== 'd') state.set(k, d)
+  const past = await argon.branch('main').at(mid).collection('items').find({}).sort({ _id: 1 }).toArray()
+  assert.deepEqual(past, [...state.values()].sort((x, y) => x._id - y._id))
+  await argon.close()
+})
+
+test('two processes with capture on: exactly one captures', { timeout: 60_000 }, async () => {
+  const database = freshDb('cap')
+  await raw.db(database).createCollection('items')
+  const procs = [startHolder(database), startHolder(database)]
+  await Promise.all(procs.map((p) => p.ready))
+  const other = raw.db(database).collection('items')
+  for (let i = 0; i < 50; i++) await other.insertOne({ _id: i })
+  const got = await eventually(async () => { const c = await captured(database); return c.length >= 50 ? c : null })
+  await new Promise((r) => setTimeout(r, 300))
+  assert.equal((await captured(database)).length, 50)
+  assert.deepEqual(got.map((x) => x[0]), Array.from({ length: 50 }, (_, i) => i))
+  await Promise.all(procs.map((p) => p.stop()))
+})
+
+test('a standalone server: capture is unavailable, said at connect and in timeTravelInfo', async () => {
+  const solo = await server({ standalone: true })
+  const warnings = []
+  const onWarning = (w) => warnings.push(w)
+  process.on('warning', onWarning)
+  try {
+    const argon = await Argon.connect(solo.uri, { database: freshDb('solo') })
+    assert.equal((await argon.timeTravelInfo('main')).capture, 'unavailable')
+    assert.equal((await argon.enableCapture()).capture, 'unavailable')
+    await new Promise((r) => setImmediate(r))
+    assert.ok(warnings.some((w) => w.code === 'ARGON_CAPTURE_UNAVAILABLE'), 'a process warning names the consequence')
+    await argon.close()
+    const off = await Argon.connect(solo.uri, { database: freshDb('solo'), capture: 'off' })
+    assert.equal((await off.timeTravelInfo('main')).capture, 'off')
+    await off.close()
+    await assert.rejects(Argon.connect(solo.uri, { database: freshDb('solo'), capture: 'sometimes' }), (e) => e.code === 'INVALID_ARGUMENT')
+  } finally {
+    process.off('warning', onWarning)
+    await solo.stop()
+  }
+})
