@@ -940,7 +940,7 @@ async fn capture_one(
         "t": now,
         "x": true,
     };
-    if let Some(w) = ev.get_datetime("wallTime").ok() {
+    if let Ok(w) = ev.get_datetime("wallTime") {
         rec.insert("w", *w);
     }
     if let Some(pk) = prev {
