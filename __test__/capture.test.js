@@ -55,12 +55,13 @@ async function captured(database, coll = 'items') {
   return recs.map((r) => [r.k, r.op, r.d])
 }
 
-test('a capturing process killed mid-stream is replaced: no gap, no duplicate, commit order kept', { timeout: 120_000 }, async () => {
+test('a capturing process killed mid-stream is replaced: no gap, no duplicate, commit order kept', { timeout: 120_000 }, async (t) => {
   const database = freshDb('cap')
   await raw.db(database).createCollection('items')
   const a = startHolder(database)
-  await a.ready
   const b = startHolder(database) // competes for the lease; takes over when A dies
+  t.after(() => Promise.all([a.stop(), b.stop()]))
+  await a.ready
   await b.ready
   const other = raw.db(database).collection('items')
   const expected = []
@@ -102,14 +103,17 @@ test('two processes with capture on: exactly one captures', { timeout: 60_000 },
   const database = freshDb('cap')
   await raw.db(database).createCollection('items')
   const procs = [startHolder(database), startHolder(database)]
-  await Promise.all(procs.map((p) => p.ready))
-  const other = raw.db(database).collection('items')
-  for (let i = 0; i < 50; i++) await other.insertOne({ _id: i })
-  const got = await eventually(async () => { const c = await captured(database); return c.length >= 50 ? c : null })
-  await new Promise((r) => setTimeout(r, 300))
-  assert.equal((await captured(database)).length, 50)
-  assert.deepEqual(got.map((x) => x[0]), Array.from({ length: 50 }, (_, i) => i))
-  await Promise.all(procs.map((p) => p.stop()))
+  try {
+    await Promise.all(procs.map((p) => p.ready))
+    const other = raw.db(database).collection('items')
+    for (let i = 0; i < 50; i++) await other.insertOne({ _id: i })
+    const got = await eventually(async () => { const c = await captured(database); return c.length >= 50 ? c : null })
+    await new Promise((r) => setTimeout(r, 300))
+    assert.equal((await captured(database)).length, 50)
+    assert.deepEqual(got.map((x) => x[0]), Array.from({ length: 50 }, (_, i) => i))
+  } finally {
+    await Promise.all(procs.map((p) => p.stop()))
+  }
 })
 
 test('a standalone server: capture is unavailable, said at connect and in timeTravelInfo', async () => {

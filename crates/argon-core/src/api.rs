@@ -283,6 +283,8 @@ impl Argon {
     /// the readable range and the number of WAL records the branch itself wrote.
     pub async fn time_travel_info(&self, branch: &str) -> Result<Document> {
         let m = self.p.branch_meta(branch).await?;
+        // The latest LSN accounts for outside writes made before this call.
+        self.p.capture_barrier().await?;
         let earliest = self.p.earliest_lsn().await?;
         let latest = self.p.committed_lsn().await?;
         let time_of = |lsn: i64| {

@@ -85,6 +85,8 @@ pub struct Capture {
     captured_through: Mutex<Option<Timestamp>>,
     progress: tokio::sync::Notify,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The last error that stopped this process's capturer (shown in `CAPTURE_BEHIND`).
+    last_error: Mutex<Option<String>>,
 }
 
 impl Default for Capture {
@@ -98,6 +100,7 @@ impl Default for Capture {
             captured_through: Mutex::new(None),
             progress: tokio::sync::Notify::new(),
             task: Mutex::new(None),
+            last_error: Mutex::new(None),
         }
     }
 }
@@ -182,18 +185,35 @@ fn coll_of(ev: &Document) -> Option<&str> {
 }
 
 /// Classifies events in stream order: which are outside writes to capture.
+///
+/// A stream read from a position starts at a transaction boundary (positions are the last
+/// event of a complete transaction). One started from a cluster time may start inside a
+/// transaction whose counter event it missed; that first transaction is skipped, not
+/// taken for an outside write (a write straddling the moment capture first starts).
 #[derive(Default)]
 struct Classifier {
     argon_txn: Option<(Bson, i64)>,
+    skip_txn: Option<(Bson, i64)>,
+    from_time: bool,
 }
 
 impl Classifier {
+    fn new(from_time: bool) -> Self {
+        Classifier {
+            from_time,
+            ..Default::default()
+        }
+    }
+
     /// True for an outside CRUD event on a user collection.
     fn is_outside(&mut self, ev: &Document) -> bool {
         let Some(coll) = coll_of(ev) else {
             return false;
         };
         let key = txn_key(ev);
+        if std::mem::take(&mut self.from_time) && coll != META && key.is_some() {
+            self.skip_txn = key.clone();
+        }
         if coll == META {
             // The LSN counter moved: this transaction is one of Argon's.
             if key.is_some() {
@@ -205,9 +225,47 @@ impl Classifier {
             return false;
         }
         match key {
-            Some(k) => self.argon_txn.as_ref() != Some(&k),
+            Some(k) => self.argon_txn.as_ref() != Some(&k) && self.skip_txn.as_ref() != Some(&k),
             None => true,
         }
+    }
+}
+
+/// Tracks transaction boundaries in the stream: the position after the last complete
+/// transaction (a safe place to resume or to scan from).
+#[derive(Default)]
+struct Boundaries {
+    cur: Option<(Bson, i64)>,
+    open_last: Option<Position>,
+    complete: Option<Position>,
+}
+
+impl Boundaries {
+    fn see(&mut self, ev: &Document) {
+        let key = txn_key(ev);
+        if key.is_none() || key != self.cur {
+            if let Some(p) = self.open_last.take() {
+                self.complete = Some(p);
+            }
+        }
+        let pos = Position::of_event(ev);
+        if key.is_none() {
+            self.complete = pos.or(self.complete.take());
+        } else {
+            self.open_last = pos;
+        }
+        self.cur = key;
+    }
+    /// The stream returned everything committed: the open transaction is complete (its
+    /// events became visible together).
+    fn caught_up(&mut self) {
+        if let Some(p) = self.open_last.take() {
+            self.complete = Some(p);
+        }
+        self.cur = None;
+    }
+    fn in_txn(&self) -> bool {
+        self.open_last.is_some()
     }
 }
 
@@ -518,7 +576,7 @@ impl Project {
                 Some(t) => Some(t),
                 None => self.saved_position().await?,
             };
-            let from = from.map(|p| p.at);
+
             let Some(from) = from else {
                 return Ok(());
             };
@@ -552,16 +610,18 @@ impl Project {
 
     /// Scans the events after `from`: the cluster time of the newest outside write among
     /// them, and whether the batch was full (more may follow).
-    async fn pending_outside(&self, from: &Timestamp) -> Result<(Option<Timestamp>, bool)> {
+    async fn pending_outside(&self, from: &Position) -> Result<(Option<Timestamp>, bool)> {
         const BATCH: i32 = 2000;
+        let start = match &from.token {
+            Some(t) => doc! {"startAfter": t.clone()},
+            None => doc! {"startAtOperationTime": from.at},
+        };
         let r = self
             .db
             .run_command(doc! {
                 "aggregate": 1,
                 "pipeline": [
-                    // From the last processed event's time: it and its transaction are seen again,
-                    // which is harmless (classified again, or already captured).
-                    {"$changeStream": {"startAtOperationTime": *from}},
+                    {"$changeStream": start},
                     stream_filter(),
                     {"$project": {"clusterTime": 1, "lsid": 1, "txnNumber": 1, "ns": 1, "documentKey": 1, "operationType": 1}},
                 ],
@@ -583,7 +643,7 @@ impl Project {
                     .await;
             });
         }
-        let mut cls = Classifier::default();
+        let mut cls = Classifier::new(from.token.is_none());
         let mut newest = None;
         for ev in batch.iter().filter_map(|b| b.as_document()) {
             if cls.is_outside(ev) {
@@ -594,9 +654,16 @@ impl Project {
     }
 
     fn behind(&self) -> ArgonError {
+        let last = self
+            .capture
+            .last_error
+            .lock()
+            .expect("capture error")
+            .clone();
         ArgonError::CaptureBehind(format!(
-            "writes made outside Argon are not captured yet after {} s; the operation was not run so it cannot show them. Retry; if this persists, check that a process with capture on is connected",
-            BARRIER_WAIT.as_secs()
+            "writes made outside Argon are not captured yet after {} s; the operation was not run so it cannot show them. Retry; if this persists, check that a process with capture on is connected{}",
+            BARRIER_WAIT.as_secs(),
+            last.map(|e| format!(" (this process's capturer last failed with: {e})")).unwrap_or_default()
         ))
     }
 
@@ -664,6 +731,10 @@ async fn capture_loop(
         if let Some(s) = stream {
             if let Err(e) = run_holder(&p, s).await {
                 tracing::warn!(error = %e, "capture stopped; retrying");
+                if std::env::var_os("ARGON_DEBUG_CAPTURE").is_some() {
+                    eprintln!("argon capture stopped: {e}");
+                }
+                *p.capture.last_error.lock().expect("capture error") = Some(e.to_string());
             }
             p.capture.holder.store(false, Ordering::Release);
         }
@@ -678,9 +749,11 @@ async fn run_holder(
     p: &Project,
     mut stream: mongodb::change_stream::ChangeStream<Document>,
 ) -> Result<()> {
-    let mut cls = Classifier::default();
+    let start = p.capture.pos.lock().expect("capture pos").clone();
+    let mut cls = Classifier::new(start.as_ref().is_none_or(|s| s.token.is_none()));
+    let mut bounds = Boundaries::default();
     let mut group: Vec<Document> = Vec::new();
-    let mut last: Option<Position> = None;
+    let mut persisted = start;
     let mut last_renew = Instant::now();
     let mut last_persist = Instant::now();
     loop {
@@ -699,29 +772,33 @@ async fn run_holder(
                     // The database was dropped (with Argon's state): start afresh.
                     return Ok(());
                 }
-                last = Position::of_event(&ev).or(last);
+                bounds.see(&ev);
                 if cls.is_outside(&ev) {
                     group.push(ev);
-                    if group.len() >= MAX_GROUP {
-                        flush(p, &mut group, last.clone()).await?;
-                        last_persist = Instant::now();
-                    }
+                }
+                // Flush big groups at a transaction boundary only, so the stored position
+                // never splits a transaction.
+                if group.len() >= MAX_GROUP && !bounds.in_txn() {
+                    flush(p, &mut group, bounds.complete.clone()).await?;
+                    persisted = bounds.complete.clone();
+                    last_persist = Instant::now();
                 }
             }
             None => {
                 // Caught up: everything committed so far is in hand.
+                bounds.caught_up();
                 if !group.is_empty() {
-                    flush(p, &mut group, last.clone()).await?;
+                    flush(p, &mut group, bounds.complete.clone()).await?;
+                    persisted = bounds.complete.clone();
                     last_persist = Instant::now();
-                } else if last_persist.elapsed() >= PERSIST_EVERY {
-                    if let Some(pos) = &last {
-                        if p.capture.pos.lock().expect("capture pos").as_ref() != Some(pos) {
-                            persist_position(p, pos).await?;
-                        }
+                } else if last_persist.elapsed() >= PERSIST_EVERY && persisted != bounds.complete {
+                    if let Some(pos) = &bounds.complete {
+                        persist_position(p, pos).await?;
                     }
+                    persisted = bounds.complete.clone();
                     last_persist = Instant::now();
                 }
-                if let Some(pos) = &last {
+                if let Some(pos) = &bounds.complete {
                     *p.capture.pos.lock().expect("capture pos") = Some(pos.clone());
                 }
                 p.capture.progress.notify_waiters();
@@ -977,7 +1054,7 @@ mod tests {
     #[test]
     fn argon_transactions_are_recognised_by_the_counter() {
         let lsid = doc! {"id": 7};
-        let mut c = Classifier::default();
+        let mut c = Classifier::new(false);
         let counter = doc! {"ns": {"coll": META}, "lsid": lsid.clone(), "txnNumber": 3_i64};
         let mine = doc! {"ns": {"coll": "users"}, "lsid": lsid.clone(), "txnNumber": 3_i64};
         let theirs_txn = doc! {"ns": {"coll": "users"}, "lsid": lsid.clone(), "txnNumber": 4_i64};
@@ -988,5 +1065,43 @@ mod tests {
         assert!(c.is_outside(&theirs_txn));
         assert!(c.is_outside(&theirs));
         assert!(!c.is_outside(&internal));
+        // Started from a time inside an Argon transaction (its counter event missed): the
+        // rest of that transaction is skipped, later outside writes are not.
+        let mut fresh = Classifier::new(true);
+        assert!(!fresh.is_outside(&mine));
+        assert!(!fresh.is_outside(&mine));
+        assert!(fresh.is_outside(&theirs));
+    }
+
+    #[test]
+    fn positions_fall_on_transaction_boundaries() {
+        let ev = |n: u32, txn: Option<i64>| {
+            let mut d = doc! {"_id": {"n": n}, "clusterTime": Timestamp { time: 1, increment: n }};
+            if let Some(t) = txn {
+                d.insert("lsid", doc! {"id": 1});
+                d.insert("txnNumber", t);
+            }
+            d
+        };
+        let mut b = Boundaries::default();
+        b.see(&ev(1, None));
+        assert_eq!(b.complete.as_ref().unwrap().at.increment, 1);
+        b.see(&ev(2, Some(5)));
+        b.see(&ev(3, Some(5)));
+        assert!(b.in_txn());
+        assert_eq!(
+            b.complete.as_ref().unwrap().at.increment,
+            1,
+            "not inside the transaction"
+        );
+        b.see(&ev(4, Some(6)));
+        assert_eq!(
+            b.complete.as_ref().unwrap().at.increment,
+            3,
+            "the previous transaction ended"
+        );
+        b.caught_up();
+        assert_eq!(b.complete.as_ref().unwrap().at.increment, 4);
+        assert!(!b.in_txn());
     }
 }
