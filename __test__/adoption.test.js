@@ -167,6 +167,7 @@ test('capture records every kind of outside write with exact versions, adopted d
   await other.replaceOne({ _id: 2 }, { v: 'replaced' })
   await other.deleteOne({ _id: 3 })
   await other.insertOne({ _id: 4, v: 'ins' })
+  await argon.timeTravelInfo('main') // waits for capture (writes on main do not)
   await items.updateOne({ _id: 4 }, { $set: { v: 'argon' } }) // Argon's own write, after capture
   const info = await argon.timeTravelInfo('main')
   // 4 outside writes + 1 Argon write: one LSN each, nothing captured twice.

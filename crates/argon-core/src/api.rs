@@ -564,12 +564,10 @@ impl Coll {
                 }
                 _ => {}
             }
+            // Writes on main do not wait for capture (they stay on the hot path): an
+            // outside write that an Argon write supersedes before capture reaches it is
+            // folded into Argon's version. Child writes passed the barrier in `target`.
             let (levels, uniques) = self.target().await?;
-            if crate::view::is_plain(&levels) {
-                // An update of main must not take an uncaptured outside write for the
-                // version it supersedes (child writes passed the barrier in `target`).
-                self.p.capture_barrier().await?;
-            }
             let target = Target {
                 p: &self.p,
                 coll: &self.name,

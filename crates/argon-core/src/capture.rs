@@ -137,7 +137,7 @@ impl BarrierCursor {
         Ok(bc)
     }
 
-    /// Reads everything committed so far (until a `getMore` comes back empty).
+    /// Reads everything committed so far (until a `getMore` returns less than a batch).
     async fn drain(&mut self, p: &Project) -> Result<()> {
         loop {
             if self.id == 0 {
@@ -158,7 +158,9 @@ impl BarrierCursor {
             for ev in batch.iter().filter_map(|b| b.as_document()) {
                 self.observe(ev);
             }
-            if batch.is_empty() {
+            // A change-stream getMore returns every event available, up to the batch size:
+            // a batch that is not full means the cursor has caught up.
+            if (batch.len() as i32) < BARRIER_BATCH {
                 return Ok(());
             }
         }
