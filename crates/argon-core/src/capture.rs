@@ -919,9 +919,6 @@ async fn capture_loop(
         if let Some(s) = stream {
             if let Err(e) = run_holder(&p, s).await {
                 tracing::warn!(error = %e, "capture stopped; retrying");
-                if std::env::var_os("ARGON_DEBUG_CAPTURE").is_some() {
-                    eprintln!("argon capture stopped: {e}");
-                }
                 *p.capture.last_error.lock().expect("capture error") = Some(e.to_string());
             }
             p.capture.holder.store(false, Ordering::Release);
