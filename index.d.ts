@@ -70,6 +70,10 @@ export interface ConnectOptions {
   /** How far back reads and branch creation may go, in ms. Default 7 days. Points
    *  before the window fail with `LSN_OUT_OF_RANGE`. */
   retentionMs?: number
+  /** Capture of writes made outside Argon on main's collections (another service,
+   *  mongosh, a migration script) into the WAL, so they never show in branches or past
+   *  views: `'auto'` (default; needs change streams) or `'off'`. */
+  capture?: 'auto' | 'off'
   /** The `bson` module to decode results with (default: `require('bson')`), so the
    *  ObjectIds in results are the same class your code and driver use. */
   bson?: typeof import('bson')
@@ -138,6 +142,9 @@ export interface TimeTravelInfo {
   /** WAL records the branch itself wrote inside the window. */
   entries: number
   retentionMs: number
+  /** Capture of outside writes in this process: `'active'`, `'off'` (`capture: 'off'`),
+   *  or `'unavailable'` (a standalone server has no change streams). */
+  capture: 'active' | 'off' | 'unavailable'
 }
 
 export interface TagInfo {
@@ -157,7 +164,8 @@ export interface ResetOptions {
 export interface HistoryEntry<TSchema> {
   lsn: number
   time: Date
-  op: 'insert' | 'update' | 'replace' | 'delete'
+  /** `'adopted'`: the document as Argon first met its collection (its oldest version). */
+  op: 'insert' | 'update' | 'replace' | 'delete' | 'adopted'
   /** The document after this version's write; `null` for a delete. */
   document: WithId<TSchema> | null
 }
@@ -192,6 +200,10 @@ export declare class Argon {
   deleteTag(name: string): Promise<void>
   /** The readable range of a branch's history. */
   timeTravelInfo(branch: string): Promise<TimeTravelInfo>
+  /** Turns on capture of outside writes for every collection of the project (MongoDB's
+   *  `changeStreamPreAndPostImages`, so captured versions are exact) and starts it in this
+   *  process if it was off. */
+  enableCapture(): Promise<{ capture: 'active' | 'off' | 'unavailable'; collections: string[] }>
   /**
    * What changes from `a` to `b`: counts per collection, or with `{ detailed: true }` a
    * lazy cursor of the changed documents. Costs what changed between them, not the data size.
@@ -372,6 +384,7 @@ export type ErrorCode =
   | 'TRANSACTIONS_REQUIRED'
   | 'FORMAT_VERSION'
   | 'CLIENT_CLOSED'
+  | 'CAPTURE_BEHIND'
   | 'INTERNAL'
 
 export declare const ErrorCodes: { readonly [K in ErrorCode]: K }

@@ -114,17 +114,6 @@ test('points before a collection was adopted are refused with LSN_OUT_OF_RANGE',
   await again.close()
 })
 
-/** Polls until `fn` returns a truthy value (capture runs in the background). */
-async function eventually(fn, ms = 10_000) {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v) return v
-    if (Date.now() > end) throw new Error('condition not reached in time')
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
-
 test('case 3: outside writes after a fork reach neither the child nor the past, and history lists them', async () => {
   const database = freshDb('adopt')
   const argon = await open(database)

@@ -11,7 +11,7 @@ const { spawn } = require('node:child_process')
 const path = require('node:path')
 const { MongoClient } = require('mongodb')
 const { Argon } = require('..')
-const { server, freshDb } = require('./helpers')
+const { server, freshDb, eventually } = require('./helpers')
 
 let srv
 let raw
@@ -37,16 +37,6 @@ function startHolder(database) {
     child.on('exit', (code, signal) => reject(new Error(`holder exited (${code ?? signal}): ${err}`)))
   })
   return { child, ready, stop: () => new Promise((r) => { if (child.exitCode !== null || child.signalCode) return r(); child.once('exit', r); child.kill('SIGKILL') }) }
-}
-
-async function eventually(fn, ms = 30_000) {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v) return v
-    if (Date.now() > end) throw new Error('condition not reached in time')
-    await new Promise((r) => setTimeout(r, 50))
-  }
 }
 
 /** The captured records of `coll`, in LSN order, as [k, op, d]. */

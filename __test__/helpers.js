@@ -35,4 +35,15 @@ function rng(seed) {
   }
 }
 
-module.exports = { server, connect, freshDb, rng }
+/** Polls until `fn` resolves to a truthy value and returns it (for background work). */
+async function eventually(fn, ms = 30_000) {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = await fn()
+    if (v) return v
+    if (Date.now() > end) throw new Error('condition not reached in time')
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+module.exports = { server, connect, freshDb, rng, eventually }

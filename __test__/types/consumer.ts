@@ -234,8 +234,14 @@ async function timeTravel(argon: Argon): Promise<void> {
   const info = await argon.timeTravelInfo('main')
   const n: number = info.earliestLsn + info.latestLsn + info.entries
   void n
+  const cap: 'active' | 'off' | 'unavailable' = info.capture
+  void cap
+  const enabled: string[] = (await argon.enableCapture()).collections
+  void enabled
+  // @ts-expect-error: capture is 'auto' or 'off'
+  await Argon.connect('mongodb://x', { database: 'd', capture: 'sometimes' })
   const h = await main.collection<User>('users').history('id', { limit: 10 })
-  const op: 'insert' | 'update' | 'replace' | 'delete' = h[0].op
+  const op: 'insert' | 'update' | 'replace' | 'delete' | 'adopted' = h[0].op
   void op
   for await (const change of argon.diff('main', { branch: 'main', at: 5 }, { detailed: true })) {
     const kind: 'added' | 'changed' | 'removed' = change.change
