@@ -127,3 +127,22 @@ test('a standalone server: capture is unavailable, said at connect and in timeTr
     await solo.stop()
   }
 })
+
+test('outside writes made while no Argon process runs are captured when one connects', async () => {
+  const database = freshDb('cap')
+  const first = await Argon.connect(srv.uri, { database })
+  const items = first.branch('main').collection('items')
+  await items.insertOne({ _id: 1, v: 1 }) // LSN 1
+  await first.createBranch('feature')
+  await first.close()
+  const other = raw.db(database).collection('items')
+  await other.updateOne({ _id: 1 }, { $set: { v: 2 } })
+  await other.insertOne({ _id: 2, v: 9 })
+  const again = await Argon.connect(srv.uri, { database })
+  // The branch forked before them does not see them; history has them, after LSN 1.
+  assert.deepEqual(await again.branch('feature').collection('items').find({}).toArray(), [{ _id: 1, v: 1 }])
+  const h = await again.branch('main').collection('items').history(1)
+  assert.deepEqual(h.map((e) => [e.op, e.document.v]), [['update', 2], ['insert', 1]])
+  assert.deepEqual(await again.branch('main').at(1).collection('items').find({}).toArray(), [{ _id: 1, v: 1 }])
+  await again.close()
+})

@@ -1049,17 +1049,17 @@ async fn capture_group(
         .map_err(|_| ArgonError::Internal("lsn counter is not an int64".into()))?;
     let first = last - n + 1;
     let now = DateTime::now();
+    let mut g = Group::load(p, s, evs).await?;
     let mut records = Vec::new();
     let mut captured = 0;
-    // The newest record per document written by this group (not yet in the WAL).
-    let mut newest: HashMap<String, Document> = HashMap::new();
     for (i, ev) in evs.iter().enumerate() {
         let key = (first + i as i64) << crate::lsn::SUB_BITS;
-        if let Some(mut recs) = capture_one(p, s, ev, key, now, &mut newest).await? {
+        if let Some(mut recs) = capture_one(p, ev, key, now, &mut g).await? {
             captured += 1;
             records.append(&mut recs);
         }
     }
+    g.stamp(p, s).await?;
     if !records.is_empty() {
         p.wal().insert_many(records).session(&mut *s).await?;
     }
@@ -1086,20 +1086,109 @@ async fn capture_group(
     Ok(captured)
 }
 
+/// What one capture transaction knows about the documents its events touch, read with one
+/// query per collection for each kind (not one per event): each document's newest WAL
+/// record (updated as the group writes records) and its current head row; and the head
+/// stamps to write at the end.
+struct Group {
+    newest: HashMap<String, Document>,
+    heads: HashMap<String, Document>,
+    /// Per document: the stamp its head row gets (the key of its last record in the group,
+    /// when the head still holds that record's state), with its collection and `_id`.
+    stamps: HashMap<String, (String, Bson, Option<i64>)>,
+}
+
+fn doc_key(coll: &str, k: &Bson) -> String {
+    format!("{coll}\u{0}{k:?}")
+}
+
+fn event_key(ev: &Document) -> Option<(&str, Bson)> {
+    let coll = coll_of(ev)?;
+    let k = ev.get_document("documentKey").ok()?.get("_id")?.clone();
+    Some((coll, k))
+}
+
+impl Group {
+    async fn load(p: &Project, s: &mut ClientSession, evs: &[Document]) -> TxResult<Group> {
+        let mut by_coll: HashMap<&str, Vec<Bson>> = HashMap::new();
+        for ev in evs {
+            if let Some((c, k)) = event_key(ev) {
+                by_coll.entry(c).or_default().push(k);
+            }
+        }
+        let mut g = Group {
+            newest: HashMap::new(),
+            heads: HashMap::new(),
+            stamps: HashMap::new(),
+        };
+        for (coll, ks) in by_coll {
+            let newest = p
+                .wal()
+                .aggregate([
+                    doc! {"$match": {"b": MAIN_ID, "c": coll, "k": {"$in": ks.clone()}}},
+                    doc! {"$sort": {"b": 1, "c": 1, "k": 1, "_id": -1}},
+                    doc! {"$group": {"_id": "$k", "top": {"$first": {"_id": "$_id", "op": "$op", "x": "$x"}}}},
+                ])
+                .session(&mut *s)
+                .await?;
+            let mut newest = newest;
+            while let Some(d) = newest.next(&mut *s).await {
+                let d = d?;
+                if let (Some(k), Ok(top)) = (d.get("_id"), d.get_document("top")) {
+                    g.newest.insert(doc_key(coll, k), top.clone());
+                }
+            }
+            let mut heads =
+                p.db.collection::<Document>(coll)
+                    .find(doc! {"_id": {"$in": ks}})
+                    .session(&mut *s)
+                    .await?;
+            while let Some(d) = heads.next(&mut *s).await {
+                let d = d?;
+                if let Some(k) = d.get("_id").cloned() {
+                    g.heads.insert(doc_key(coll, &k), without_lsn(&d));
+                }
+            }
+        }
+        Ok(g)
+    }
+
+    /// Writes the head stamps: one pipeline update per collection.
+    async fn stamp(&self, p: &Project, s: &mut ClientSession) -> TxResult<()> {
+        let mut by_coll: HashMap<&str, Vec<(Bson, i64)>> = HashMap::new();
+        for (coll, k, key) in self.stamps.values() {
+            if let Some(key) = key {
+                by_coll.entry(coll).or_default().push((k.clone(), *key));
+            }
+        }
+        for (coll, stamps) in by_coll {
+            let ids: Vec<Bson> = stamps.iter().map(|(k, _)| k.clone()).collect();
+            let branches: Vec<Document> = stamps
+                .iter()
+                .map(|(k, key)| doc! {"case": {"$eq": ["$_id", {"$literal": k.clone()}]}, "then": *key})
+                .collect();
+            p.db.collection::<Document>(coll)
+                .update_many(
+                    doc! {"_id": {"$in": ids}},
+                    vec![doc! {"$set": {F_LSN: {"$switch": {"branches": branches, "default": format!("${F_LSN}")}}}}],
+                )
+                .session(&mut *s)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
 /// The WAL records for one outside event (an adoption record first when it changes an
 /// adopted document), or `None` when it needs none.
 async fn capture_one(
     p: &Project,
-    s: &mut ClientSession,
     ev: &Document,
     key: i64,
     now: DateTime,
-    in_group: &mut HashMap<String, Document>,
+    g: &mut Group,
 ) -> TxResult<Option<Vec<Document>>> {
-    let (Some(coll), Ok(dk)) = (coll_of(ev), ev.get_document("documentKey")) else {
-        return Ok(None);
-    };
-    let Some(k) = dk.get("_id").cloned() else {
+    let Some((coll, k)) = event_key(ev) else {
         return Ok(None);
     };
     let op = match ev.get_str("operationType").unwrap_or("") {
@@ -1109,20 +1198,9 @@ async fn capture_one(
         "delete" => "d",
         _ => return Ok(None),
     };
-    let head = p.db.collection::<Document>(coll);
     let pre = ev.get_document("fullDocumentBeforeChange").ok();
-    let doc_key = format!("{coll}\u{0}{k:?}");
-    let newest = match in_group.get(&doc_key) {
-        Some(d) => Some(d.clone()),
-        None => {
-            p.wal()
-                .find_one(doc! {"b": MAIN_ID, "c": coll, "k": k.clone()})
-                .sort(doc! {"b": 1, "c": 1, "k": 1, "_id": -1})
-                .projection(doc! {"_id": 1, "op": 1, "x": 1})
-                .session(&mut *s)
-                .await?
-        }
-    };
+    let dk = doc_key(coll, &k);
+    let newest = g.newest.get(&dk).cloned();
     // Argon wrote this document after the outside write and before it was captured: its
     // version was computed from the outside change, which is folded into it.
     if let Some(n) = &newest {
@@ -1159,39 +1237,26 @@ async fn capture_one(
                 (Some(pre), Ok(ud)) => apply_update_description(&without_lsn(pre), ud),
                 _ => None,
             };
-            match computed {
-                Some(d) => Some(d),
-                None => {
-                    // No pre-image: the current state stands in (approximate if the
-                    // document changed again since).
-                    metrics::counter!(crate::telemetry::CAPTURE_APPROXIMATE_TOTAL).increment(1);
-                    head.find_one(doc! {"_id": k.clone()})
-                        .session(&mut *s)
-                        .await?
-                        .map(|d| without_lsn(&d))
-                }
-            }
+            computed.or_else(|| {
+                // No pre-image: the current state stands in (approximate if the document
+                // changed again since).
+                metrics::counter!(crate::telemetry::CAPTURE_APPROXIMATE_TOTAL).increment(1);
+                g.heads.get(&dk).cloned()
+            })
         }
         _ => None,
     };
     if op != "d" && after.is_none() {
         return Ok(None);
     }
-    if let Some(a) = &after {
-        // Stamp the head row with the record's key if it still holds the captured state;
-        // otherwise a later event in the stream captures (and stamps) the newer state.
-        if let Some(cur) = head
-            .find_one(doc! {"_id": k.clone()})
-            .session(&mut *s)
-            .await?
-        {
-            if crate::write::same_doc(&without_lsn(&cur), a) {
-                head.update_one(doc! {"_id": k.clone()}, doc! {"$set": {F_LSN: key}})
-                    .session(&mut *s)
-                    .await?;
-            }
-        }
-    }
+    // The head row gets the key of the document's last record in the group if it still
+    // holds that state; otherwise a later event captures (and stamps) the newer state.
+    let stamp = match (&after, g.heads.get(&dk)) {
+        (Some(a), Some(cur)) if crate::write::same_doc(cur, a) => Some(key),
+        _ => None,
+    };
+    g.stamps
+        .insert(dk.clone(), (coll.to_string(), k.clone(), stamp));
     let mut rec = doc! {
         "_id": key,
         "b": MAIN_ID,
@@ -1208,7 +1273,7 @@ async fn capture_one(
     if let Some(pk) = prev {
         rec.insert("p", pk);
     }
-    in_group.insert(doc_key, doc! {"_id": key, "op": op, "x": true});
+    g.newest.insert(dk, doc! {"_id": key, "op": op, "x": true});
     out.push(rec);
     Ok(Some(out))
 }
