@@ -44,6 +44,9 @@ const RENEW_EVERY: Duration = Duration::from_millis(1_000);
 const AWAIT: Duration = Duration::from_millis(500);
 /// Most outside events captured in one transaction.
 const MAX_GROUP: usize = 200;
+/// The longest an outside event waits for its group to be captured while events keep
+/// arriving (capture lag under a steady load).
+const MAX_GROUP_AGE: Duration = Duration::from_millis(20);
 /// How often progress through Argon's own events is persisted (it shortens the barrier's
 /// scan in other processes).
 const PERSIST_EVERY: Duration = Duration::from_millis(200);
@@ -941,6 +944,7 @@ async fn run_holder(
     let mut persisted = start;
     let mut last_renew = Instant::now();
     let mut last_persist = Instant::now();
+    let mut group_since = Instant::now();
     loop {
         if p.capture.stop.load(Ordering::Acquire) {
             return Ok(());
@@ -959,11 +963,17 @@ async fn run_holder(
                 }
                 bounds.see(&ev);
                 if cls.is_outside(&ev) {
+                    if group.is_empty() {
+                        group_since = Instant::now();
+                    }
                     group.push(ev);
                 }
-                // Flush big groups at a transaction boundary only, so the stored position
-                // never splits a transaction.
-                if group.len() >= MAX_GROUP && !bounds.in_txn() {
+                // Under a steady stream the batch never runs dry: flush full or aging
+                // groups too, at a transaction boundary only (the stored position never
+                // splits a transaction).
+                let due = group.len() >= MAX_GROUP
+                    || (!group.is_empty() && group_since.elapsed() >= MAX_GROUP_AGE);
+                if due && !bounds.in_txn() {
                     flush(p, &mut group, bounds.complete.clone()).await?;
                     persisted = bounds.complete.clone();
                     last_persist = Instant::now();
