@@ -52,3 +52,23 @@ test('npm run bench --quick runs two scenarios and writes the results JSON', { t
     fs.rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test('the capture scenario measures the barrier and the capture lag of every outside write', { timeout: 240_000 }, () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'argon-bench-'))
+  const out = path.join(dir, 'quick.json')
+  try {
+    const env = { ...process.env }
+    if (!env.MONGODB_URI && env.ARGON_TEST_URI) env.MONGODB_URI = env.ARGON_TEST_URI
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'benchmark', 'run.js'), '--quick', '--only', 'capture', '--rounds', '2', '--out', out], { cwd: ROOT, env, encoding: 'utf8', timeout: 230_000 })
+    assert.equal(r.status, 0, `benchmark exited ${r.status}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`)
+    const cases = JSON.parse(fs.readFileSync(out, 'utf8')).scenarios.capture.cases
+    assert.deepEqual(cases.map((c) => c.id), ['barrier-child-findOne', 'barrier-past-findOne', 'capture-lag'])
+    for (const c of cases.slice(0, 2)) assert.ok(c.ratio > 0 && c.roundTrips.ours >= 2, `${c.case}: measured with round trips`)
+    const lag = cases[2]
+    assert.equal(lag.params.captured, lag.params.writes, 'every outside write was captured')
+    assert.ok(lag.params.lagP99Ms >= 0 && lag.params.lagP50Ms <= lag.params.lagP99Ms)
+    assert.equal(lag.target.type, 'abs<=')
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
