@@ -105,12 +105,12 @@ impl Project {
                     .await;
                 match d {
                     Ok(Some(d)) => Adoption::from_doc(&d),
-                    Ok(None) => return Err(ArgonError::Internal("adoption upsert".into())),
-                    Err(e) if crate::error::server_code_of(&e) == Some(11000) => recs
-                        .find_one(doc! {"_id": coll})
-                        .await?
-                        .map(|d| Adoption::from_doc(&d))
-                        .ok_or_else(|| ArgonError::Internal("adoption record".into()))?,
+                    // Lost the race to another process (a duplicate key, or, on the test
+                    // server, no document returned): its record is the one that counts.
+                    Ok(None) => self.read_adoption(coll).await?,
+                    Err(e) if crate::error::server_code_of(&e) == Some(11000) => {
+                        self.read_adoption(coll).await?
+                    }
                     Err(e) => return Err(e.into()),
                 }
             }
@@ -127,6 +127,15 @@ impl Project {
             .expect("adoption cache")
             .insert(coll.to_string(), found);
         Ok(found)
+    }
+
+    async fn read_adoption(&self, coll: &str) -> Result<Adoption> {
+        self.db
+            .collection::<Document>(ADOPTED)
+            .find_one(doc! {"_id": coll})
+            .await?
+            .map(|d| Adoption::from_doc(&d))
+            .ok_or_else(|| ArgonError::Internal(format!("adoption record of {coll:?} missing")))
     }
 
     /// The adoption of `coll` if this process already knows it (no I/O).
