@@ -16,7 +16,7 @@
 //! `LSN_OUT_OF_RANGE`: Argon does not invent their history.
 
 use crate::error::{ArgonError, Result};
-use crate::names::{ADOPTED, F_LSN, MAIN_ID, RESERVED_COLL_PREFIX};
+use crate::names::{is_user_collection, ADOPTED, F_LSN, MAIN_ID};
 use crate::project::Project;
 use mongodb::bson::{doc, Bson, DateTime, Document};
 
@@ -103,6 +103,11 @@ impl Project {
                     .upsert(true)
                     .return_document(mongodb::options::ReturnDocument::After)
                     .await;
+                if self.capture_status() == crate::capture::CaptureStatus::Active {
+                    // A collection met after capture started: its updates and deletes
+                    // need pre-images from now on.
+                    self.enable_pre_images_for(coll).await;
+                }
                 match d {
                     Ok(Some(d)) => Adoption::from_doc(&d),
                     // Lost the race to another process (a duplicate key, or, on the test
@@ -167,14 +172,18 @@ impl Project {
         Ok(written.is_none())
     }
 
+    /// The project's user collections (main's heads).
+    pub(crate) async fn user_collections(&self) -> Result<Vec<String>> {
+        let mut names = self.db.list_collection_names().await?;
+        names.retain(|n| is_user_collection(n));
+        Ok(names)
+    }
+
     /// Meets every user collection of the database (at connect): O(collections), never
     /// O(documents).
-    pub(crate) async fn adopt_all(&self) -> Result<()> {
-        for name in self.db.list_collection_names().await? {
-            if name.starts_with(RESERVED_COLL_PREFIX) || name.starts_with("system.") {
-                continue;
-            }
-            self.adoption(&name).await?;
+    pub(crate) async fn adopt_all(&self, colls: &[String]) -> Result<()> {
+        for name in colls {
+            self.adoption(name).await?;
         }
         Ok(())
     }

@@ -35,8 +35,8 @@ pub struct DiffOutcome {
 }
 
 /// A point's levels, with "head" pinned to `snapshot` so both sides read one moment.
+/// Callers pass the capture barrier first (once for both sides).
 pub async fn resolve_levels(p: &Project, pt: &Point, snapshot: i64) -> Result<Vec<Level>> {
-    p.capture_barrier().await?;
     let chain = p.chain(&pt.branch).await?;
     let owned: Vec<BranchMeta> = chain.iter().map(|b| (**b).clone()).collect();
     let cut = match &pt.at {
@@ -130,6 +130,7 @@ pub struct DiffPlan {
 }
 
 pub async fn plan(p: &Project, a: &Point, b: &Point) -> Result<DiffPlan> {
+    p.capture_barrier().await?;
     let snapshot = p.committed_lsn().await?;
     let la = resolve_levels(p, a, snapshot).await?;
     let lb = resolve_levels(p, b, snapshot).await?;
@@ -150,6 +151,7 @@ pub async fn chunk(
     keys: &[Bson],
     detailed: bool,
 ) -> Result<(Counts, Vec<Document>)> {
+    p.capture_barrier().await?;
     let la = resolve_levels(p, a, snapshot).await?;
     let lb = resolve_levels(p, b, snapshot).await?;
     let before = read_keys(p, &la, coll, keys).await?;

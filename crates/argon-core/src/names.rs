@@ -36,6 +36,11 @@ pub const MAIN_ID: i32 = 0;
 pub const MAX_BRANCH_NAME: usize = 100;
 pub const MAX_BSON_SIZE: usize = 16 * 1024 * 1024;
 
+/// Whether `name` is a user collection (main's head), not Argon's or MongoDB's own.
+pub fn is_user_collection(name: &str) -> bool {
+    !name.starts_with(RESERVED_COLL_PREFIX) && !name.starts_with("system.")
+}
+
 /// The collection that holds a branch's own current rows of user collection `coll`.
 /// For `main` that is the user's collection itself.
 pub fn head_collection(branch_id: i32, coll: &str) -> String {
@@ -89,7 +94,7 @@ pub fn validate_collection_name(name: &str) -> Result<()> {
             "invalid collection name {name:?}"
         )));
     }
-    if name.starts_with(RESERVED_COLL_PREFIX) || name.starts_with("system.") {
+    if !is_user_collection(name) {
         return Err(ArgonError::ReservedName(format!(
             "collection name {name:?} is reserved (names starting with {RESERVED_COLL_PREFIX:?} or \"system.\" belong to Argon or MongoDB)"
         )));

@@ -107,9 +107,12 @@ impl Project {
             capture: Default::default(),
         };
         project.init().await?;
-        project.adopt_all().await?;
+        let colls = project.user_collections().await?;
+        project.adopt_all(&colls).await?;
         let project = Arc::new(project);
-        project.start_capture(opts.capture.as_deref()).await?;
+        project
+            .start_capture(opts.capture.as_deref(), &colls)
+            .await?;
         tracing::info!(database = %opts.database, transactions, "argon project opened");
         Ok(project)
     }

@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 
 /// Writes, on the branch whose head levels are `current`, the versions `target` has.
 pub async fn apply(p: &Project, branch: &str, target: &Point) -> Result<BTreeMap<String, Counts>> {
+    p.capture_barrier().await?;
     let snapshot = p.committed_lsn().await?;
     let chain = p.chain(branch).await?;
     let owned: Vec<BranchMeta> = chain.iter().map(|b| (**b).clone()).collect();

@@ -620,11 +620,6 @@ pub(crate) async fn modify_in_txn(
         let prev_lsn = tg.get_i64(F_LSN).ok();
         let mut before = tg;
         strip_reserved(&mut before);
-        let before_image = if t.is_main() && prev_lsn.is_none() {
-            before.clone()
-        } else {
-            Document::new()
-        };
         out.matched += 1;
         let after = match change {
             Change::Delete => {
@@ -754,7 +749,7 @@ pub(crate) async fn modify_in_txn(
                 t.coll,
                 &k,
                 lsn,
-                before_image.clone(),
+                before.clone(),
                 &a,
             ));
             prev = Some(crate::adopt::adoption_key(lsn));

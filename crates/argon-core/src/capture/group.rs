@@ -1,0 +1,291 @@
+//! Writing captured outside events: one transaction per group, one LSN per event.
+
+use super::events::{apply_update_description, coll_of, without_lsn, Position};
+use super::LEASE_MS;
+use crate::adopt::{adoption_key, adoption_record};
+use crate::error::{ArgonError, Result};
+use crate::names::{F_LSN, MAIN_ID};
+use crate::project::Project;
+use crate::txn::TxResult;
+use mongodb::bson::{doc, Bson, DateTime, Document, Timestamp};
+use mongodb::options::ReturnDocument;
+use mongodb::ClientSession;
+use std::collections::HashMap;
+
+/// Captures a group of outside events in one transaction, with the stream position.
+pub(super) async fn flush(
+    p: &Project,
+    group: &mut Vec<Document>,
+    pos: Option<Position>,
+) -> Result<()> {
+    let Some(pos) = pos else { return Ok(()) };
+    for ev in group.iter() {
+        if let Some(c) = coll_of(ev) {
+            p.adoption(c).await?;
+        }
+    }
+    let through = group
+        .iter()
+        .filter_map(|e| e.get_timestamp("clusterTime").ok())
+        .max();
+    let evs: &[Document] = group;
+    let captured: usize = crate::in_txn!(p, |s| capture_group(p, s, evs, &pos, through))?;
+    metrics::counter!(crate::telemetry::CAPTURED_TOTAL).increment(captured as u64);
+    if let Some(t) = through {
+        *p.capture.captured_through.lock().expect("capture through") = Some(t);
+    }
+    *p.capture.pos.lock().expect("capture pos") = Some(pos);
+    group.clear();
+    Ok(())
+}
+
+async fn capture_group(
+    p: &Project,
+    s: &mut ClientSession,
+    evs: &[Document],
+    pos: &Position,
+    through: Option<Timestamp>,
+) -> TxResult<usize> {
+    // One LSN per outside write, consecutive, reserved with one counter update (which
+    // also marks this transaction as Argon's in the stream).
+    let n = evs.len() as i64;
+    let counter = p
+        .meta()
+        .find_one_and_update(doc! {"_id": "lsn"}, doc! {"$inc": {"n": n}})
+        .return_document(ReturnDocument::After)
+        .session(&mut *s)
+        .await?
+        .ok_or_else(|| ArgonError::Internal("lsn counter missing".into()))?;
+    let last = counter
+        .get_i64("n")
+        .map_err(|_| ArgonError::Internal("lsn counter is not an int64".into()))?;
+    let first = last - n + 1;
+    let now = DateTime::now();
+    let mut g = Group::load(p, s, evs).await?;
+    let mut records = Vec::new();
+    let mut captured = 0;
+    for (i, ev) in evs.iter().enumerate() {
+        let key = (first + i as i64) << crate::lsn::SUB_BITS;
+        if let Some(mut recs) = capture_one(p, ev, key, now, &mut g).await? {
+            captured += 1;
+            records.append(&mut recs);
+        }
+    }
+    g.stamp(p, s).await?;
+    if !records.is_empty() {
+        p.wal().insert_many(records).session(&mut *s).await?;
+    }
+    let fenced = p
+        .meta()
+        .update_one(
+            doc! {"_id": "captureLease", "owner": &p.capture.owner},
+            doc! {"$set": {"until": DateTime::from_millis(now.timestamp_millis() + LEASE_MS)}},
+        )
+        .session(&mut *s)
+        .await?;
+    if fenced.matched_count == 0 {
+        return Err(ArgonError::Internal("capture lease lost".into()).into());
+    }
+    let mut set = pos.to_set();
+    if let Some(t) = through {
+        set.insert("through", t);
+    }
+    p.meta()
+        .update_one(doc! {"_id": "captureState"}, doc! {"$set": set})
+        .upsert(true)
+        .session(&mut *s)
+        .await?;
+    Ok(captured)
+}
+
+/// What one capture transaction knows about the documents its events touch, read with one
+/// query per collection for each kind (not one per event): each document's newest WAL
+/// record (updated as the group writes records) and its current head row; and the head
+/// stamps to write at the end.
+struct Group {
+    newest: HashMap<String, Document>,
+    heads: HashMap<String, Document>,
+    /// Per document: the stamp its head row gets (the key of its last record in the group,
+    /// when the head still holds that record's state), with its collection and `_id`.
+    stamps: HashMap<String, (String, Bson, Option<i64>)>,
+}
+
+fn doc_key(coll: &str, k: &Bson) -> String {
+    format!("{coll}\u{0}{k:?}")
+}
+
+fn event_key(ev: &Document) -> Option<(&str, Bson)> {
+    let coll = coll_of(ev)?;
+    let k = ev.get_document("documentKey").ok()?.get("_id")?.clone();
+    Some((coll, k))
+}
+
+impl Group {
+    async fn load(p: &Project, s: &mut ClientSession, evs: &[Document]) -> TxResult<Group> {
+        let mut by_coll: HashMap<&str, Vec<Bson>> = HashMap::new();
+        for ev in evs {
+            if let Some((c, k)) = event_key(ev) {
+                by_coll.entry(c).or_default().push(k);
+            }
+        }
+        let mut g = Group {
+            newest: HashMap::new(),
+            heads: HashMap::new(),
+            stamps: HashMap::new(),
+        };
+        for (coll, ks) in by_coll {
+            let newest = p
+                .wal()
+                .aggregate([
+                    doc! {"$match": {"b": MAIN_ID, "c": coll, "k": {"$in": ks.clone()}}},
+                    doc! {"$sort": {"b": 1, "c": 1, "k": 1, "_id": -1}},
+                    doc! {"$group": {"_id": "$k", "top": {"$first": {"_id": "$_id", "op": "$op", "x": "$x"}}}},
+                ])
+                .session(&mut *s)
+                .await?;
+            let mut newest = newest;
+            while let Some(d) = newest.next(&mut *s).await {
+                let d = d?;
+                if let (Some(k), Ok(top)) = (d.get("_id"), d.get_document("top")) {
+                    g.newest.insert(doc_key(coll, k), top.clone());
+                }
+            }
+            let mut heads =
+                p.db.collection::<Document>(coll)
+                    .find(doc! {"_id": {"$in": ks}})
+                    .session(&mut *s)
+                    .await?;
+            while let Some(d) = heads.next(&mut *s).await {
+                let d = d?;
+                if let Some(k) = d.get("_id").cloned() {
+                    g.heads.insert(doc_key(coll, &k), without_lsn(&d));
+                }
+            }
+        }
+        Ok(g)
+    }
+
+    /// Writes the head stamps: one pipeline update per collection.
+    async fn stamp(&self, p: &Project, s: &mut ClientSession) -> TxResult<()> {
+        let mut by_coll: HashMap<&str, Vec<(Bson, i64)>> = HashMap::new();
+        for (coll, k, key) in self.stamps.values() {
+            if let Some(key) = key {
+                by_coll.entry(coll).or_default().push((k.clone(), *key));
+            }
+        }
+        for (coll, stamps) in by_coll {
+            let ids: Vec<Bson> = stamps.iter().map(|(k, _)| k.clone()).collect();
+            let branches: Vec<Document> = stamps
+                .iter()
+                .map(|(k, key)| doc! {"case": {"$eq": ["$_id", {"$literal": k.clone()}]}, "then": *key})
+                .collect();
+            p.db.collection::<Document>(coll)
+                .update_many(
+                    doc! {"_id": {"$in": ids}},
+                    vec![doc! {"$set": {F_LSN: {"$switch": {"branches": branches, "default": format!("${F_LSN}")}}}}],
+                )
+                .session(&mut *s)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// The WAL records for one outside event (an adoption record first when it changes an
+/// adopted document), or `None` when it needs none.
+async fn capture_one(
+    p: &Project,
+    ev: &Document,
+    key: i64,
+    now: DateTime,
+    g: &mut Group,
+) -> TxResult<Option<Vec<Document>>> {
+    let Some((coll, k)) = event_key(ev) else {
+        return Ok(None);
+    };
+    let op = match ev.get_str("operationType").unwrap_or("") {
+        "insert" => "i",
+        "update" => "u",
+        "replace" => "r",
+        "delete" => "d",
+        _ => return Ok(None),
+    };
+    let pre = ev.get_document("fullDocumentBeforeChange").ok();
+    let dk = doc_key(coll, &k);
+    let newest = g.newest.get(&dk).cloned();
+    // Argon wrote this document after the outside write and before it was captured: its
+    // version was computed from the outside change, which is folded into it.
+    if let Some(n) = &newest {
+        let argons = !n.get_bool("x").unwrap_or(false) && n.get_str("op") != Ok("d");
+        let stamp = pre.and_then(|d| d.get_i64(F_LSN).ok());
+        if argons && (op == "i" || (pre.is_some() && stamp != n.get_i64("_id").ok())) {
+            metrics::counter!(crate::telemetry::CAPTURE_FOLDED_TOTAL).increment(1);
+            tracing::warn!(collection = coll, "an outside write was superseded by an Argon write before capture; folded into Argon's version");
+            return Ok(None);
+        }
+    }
+    let mut out = Vec::new();
+    let prev = match &newest {
+        Some(n) if n.get_str("op") != Ok("d") => n.get_i64("_id").ok(),
+        Some(_) => None,
+        None if op != "i" => match pre {
+            // An adopted document's first change: keep the state it replaced.
+            Some(pre) => {
+                let a = p.adoption(coll).await?;
+                out.push(adoption_record(coll, &k, key, without_lsn(pre), &a));
+                Some(adoption_key(key))
+            }
+            None => {
+                metrics::counter!(crate::telemetry::CAPTURE_APPROXIMATE_TOTAL).increment(1);
+                None
+            }
+        },
+        None => None,
+    };
+    let after: Option<Document> = match op {
+        "i" | "r" => ev.get_document("fullDocument").ok().map(without_lsn),
+        "u" => {
+            let computed = match (pre, ev.get_document("updateDescription")) {
+                (Some(pre), Ok(ud)) => apply_update_description(&without_lsn(pre), ud),
+                _ => None,
+            };
+            computed.or_else(|| {
+                // No pre-image: the current state stands in (approximate if the document
+                // changed again since).
+                metrics::counter!(crate::telemetry::CAPTURE_APPROXIMATE_TOTAL).increment(1);
+                g.heads.get(&dk).cloned()
+            })
+        }
+        _ => None,
+    };
+    if op != "d" && after.is_none() {
+        return Ok(None);
+    }
+    // The head row gets the key of the document's last record in the group if it still
+    // holds that state; otherwise a later event captures (and stamps) the newer state.
+    let stamp = match (&after, g.heads.get(&dk)) {
+        (Some(a), Some(cur)) if crate::write::same_doc(cur, a) => Some(key),
+        _ => None,
+    };
+    g.stamps
+        .insert(dk.clone(), (coll.to_string(), k.clone(), stamp));
+    let mut rec = doc! {
+        "_id": key,
+        "b": MAIN_ID,
+        "c": coll,
+        "k": k,
+        "op": op,
+        "d": after.map(Bson::Document).unwrap_or(Bson::Null),
+        "t": now,
+        "x": true,
+    };
+    if let Ok(w) = ev.get_datetime("wallTime") {
+        rec.insert("w", *w);
+    }
+    if let Some(pk) = prev {
+        rec.insert("p", pk);
+    }
+    g.newest.insert(dk, doc! {"_id": key, "op": op, "x": true});
+    out.push(rec);
+    Ok(Some(out))
+}
