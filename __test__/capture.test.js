@@ -146,3 +146,19 @@ test('outside writes made while no Argon process runs are captured when one conn
   assert.deepEqual(await again.branch('main').at(1).collection('items').find({}).toArray(), [{ _id: 1, v: 1 }])
   await again.close()
 })
+
+test('a collection first met after capture started gets pre-images: quick outside updates keep exact versions', async () => {
+  const database = freshDb('cap')
+  const argon = await Argon.connect(srv.uri, { database })
+  const fresh = argon.branch('main').collection('fresh') // created after connect, by Argon
+  await fresh.insertOne({ _id: 1, v: 0 })
+  const other = raw.db(database).collection('fresh')
+  // Back to back, before capture reads them: without pre-images the first one's version
+  // could only be taken from the current document (v: 2).
+  await other.updateOne({ _id: 1 }, { $set: { v: 1 } })
+  await other.updateOne({ _id: 1 }, { $set: { v: 2 } })
+  await argon.timeTravelInfo('main') // waits for capture
+  const h = await fresh.history(1)
+  assert.deepEqual(h.map((e) => [e.op, e.document.v]), [['update', 2], ['update', 1], ['insert', 0]])
+  await argon.close()
+})

@@ -106,7 +106,7 @@ impl Project {
                 if self.capture_status() == crate::capture::CaptureStatus::Active {
                     // A collection met after capture started: its updates and deletes
                     // need pre-images from now on.
-                    self.enable_pre_images_for(coll).await;
+                    self.enable_pre_images_for(coll, false).await;
                 }
                 match d {
                     Ok(Some(d)) => Adoption::from_doc(&d),

@@ -192,15 +192,37 @@ impl Project {
     /// deletes carry the exact state they replaced.
     async fn enable_pre_images(&self, colls: &[String]) {
         for name in colls {
-            self.enable_pre_images_for(name).await;
+            self.enable_pre_images_for(name, false).await;
         }
     }
 
-    pub(crate) async fn enable_pre_images_for(&self, coll: &str) {
-        let r = self
+    /// With `create`, a collection that does not exist yet (met before its first write)
+    /// is created with pre-images on; reads never create collections.
+    pub(crate) async fn enable_pre_images_for(&self, coll: &str, create: bool) {
+        let opt = doc! {"enabled": true};
+        let mut r = self
             .db
-            .run_command(doc! {"collMod": coll, "changeStreamPreAndPostImages": {"enabled": true}})
+            .run_command(doc! {"collMod": coll, "changeStreamPreAndPostImages": opt.clone()})
             .await;
+        let missing = r.as_ref().err().and_then(crate::error::server_code_of) == Some(26);
+        if missing && !create {
+            return; // its first write creates it, with pre-images (`heads::ensure_head`)
+        }
+        if missing {
+            r = self
+                .db
+                .run_command(doc! {"create": coll, "changeStreamPreAndPostImages": opt})
+                .await;
+            if r.as_ref().err().and_then(crate::error::server_code_of) == Some(48) {
+                // Created meanwhile by its first write: modify it after all.
+                r = self
+                    .db
+                    .run_command(
+                        doc! {"collMod": coll, "changeStreamPreAndPostImages": {"enabled": true}},
+                    )
+                    .await;
+            }
+        }
         if let Err(e) = r {
             tracing::warn!(collection = coll, error = %e, "could not enable pre-images; captured versions of this collection are approximate");
         }
