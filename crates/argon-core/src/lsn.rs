@@ -9,7 +9,8 @@
 
 use crate::error::ArgonError;
 use crate::names::META;
-use crate::txn::TxResult;
+use crate::txn::{Reserve, TxResult};
+use std::sync::{Arc, Mutex};
 use mongodb::bson::{doc, Document};
 use mongodb::options::ReturnDocument;
 use mongodb::{ClientSession, Database};
@@ -29,14 +30,20 @@ pub fn lsn_of(key: i64) -> i64 {
     key >> SUB_BITS
 }
 
-/// Hands out record keys for one transaction attempt: the first request reserves the
-/// write's LSN; later ones continue its sub-index sequence.
+/// Hands out record keys for one logical write in one transaction attempt: the first
+/// request takes the write's LSN (from its group's reservation, see
+/// `txn::WriteGroups`); later ones continue its sub-index sequence.
 #[derive(Debug, Default)]
 pub struct LsnAlloc {
     next: Option<i64>,
+    group: Option<Arc<Mutex<Reserve>>>,
 }
 
 impl LsnAlloc {
+    pub(crate) fn in_group(group: Option<Arc<Mutex<Reserve>>>) -> LsnAlloc {
+        LsnAlloc { next: None, group }
+    }
+
     /// Reserves `count` consecutive record keys and returns the first.
     pub async fn take(
         &mut self,
@@ -46,7 +53,22 @@ impl LsnAlloc {
     ) -> TxResult<i64> {
         let base = match self.next {
             Some(n) => n,
-            None => allocate(db, s).await? << SUB_BITS,
+            None => {
+                let lsn = match &self.group {
+                    Some(g) => {
+                        // Only the member holding the group's turn runs, so the lock is
+                        // never contended (and never held across the await).
+                        let want = g.lock().expect("lsn reserve").want();
+                        if let Some(n) = want {
+                            let last = reserve(db, s, n).await?;
+                            g.lock().expect("lsn reserve").refill(last, n);
+                        }
+                        g.lock().expect("lsn reserve").next_lsn()
+                    }
+                    None => reserve(db, s, 1).await?,
+                };
+                lsn << SUB_BITS
+            }
         };
         let used = base & (MAX_DOCS_PER_WRITE - 1);
         if used + count > MAX_DOCS_PER_WRITE {
@@ -60,11 +82,12 @@ impl LsnAlloc {
     }
 }
 
-/// Reserves the next LSN.
-async fn allocate(db: &Database, s: &mut ClientSession) -> TxResult<i64> {
+/// Reserves the next `n` LSNs; returns the last. This is the first write of every Argon
+/// transaction (capture recognises Argon's own transactions by it).
+pub(crate) async fn reserve(db: &Database, s: &mut ClientSession, n: i64) -> TxResult<i64> {
     let meta = db.collection::<Document>(META);
     let d = meta
-        .find_one_and_update(doc! {"_id": "lsn"}, doc! {"$inc": {"n": 1_i64}})
+        .find_one_and_update(doc! {"_id": "lsn"}, doc! {"$inc": {"n": n}})
         .return_document(ReturnDocument::After)
         .session(s)
         .await?
@@ -73,6 +96,20 @@ async fn allocate(db: &Database, s: &mut ClientSession) -> TxResult<i64> {
         .get_i64("n")
         .map_err(|_| ArgonError::Internal("lsn counter is not an int64".into()))?;
     Ok(lsn)
+}
+
+/// Gives back the last `n` reserved LSNs, unused, before the transaction commits (so
+/// committed LSNs stay gap-free).
+pub(crate) async fn release(
+    db: &Database,
+    s: &mut ClientSession,
+    n: i64,
+) -> mongodb::error::Result<()> {
+    db.collection::<Document>(META)
+        .update_one(doc! {"_id": "lsn"}, doc! {"$inc": {"n": -n}})
+        .session(s)
+        .await?;
+    Ok(())
 }
 
 #[cfg(test)]

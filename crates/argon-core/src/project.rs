@@ -38,9 +38,9 @@ pub struct Project {
     pub(crate) seen_lsn: std::sync::atomic::AtomicI64,
     /// The retention boundary, cached briefly: (when computed, earliest LSN).
     pub(crate) earliest_cache: Mutex<Option<(Instant, i64)>>,
-    /// Serialises this process's write transactions: they all touch the LSN counter, so
-    /// running them concurrently only produces write conflicts and retries.
-    pub(crate) write_gate: tokio::sync::Mutex<()>,
+    /// This process's write transactions: they all touch the LSN counter, so they run one
+    /// at a time, and writes that queue meanwhile share one transaction (group commit).
+    pub(crate) write_groups: crate::txn::WriteGroups,
     /// Adoption points of the collections this process has met (records never change).
     pub(crate) adoptions: Mutex<std::collections::HashMap<String, crate::adopt::Adoption>>,
     /// Capture of outside writes (see `capture.rs`).
@@ -102,7 +102,7 @@ impl Project {
             closed: AtomicBool::new(false),
             seen_lsn: std::sync::atomic::AtomicI64::new(0),
             earliest_cache: Mutex::new(None),
-            write_gate: tokio::sync::Mutex::new(()),
+            write_groups: Default::default(),
             adoptions: Mutex::new(std::collections::HashMap::new()),
             capture: Default::default(),
         };

@@ -34,9 +34,10 @@ pub async fn apply(p: &Project, branch: &str, target: &Point) -> Result<BTreeMap
         uniques.insert(coll.clone(), heads::ensure_head(p, &chain_ids, coll).await?);
     }
     let head_levels = levels(&owned, None);
-    crate::in_txn!(p, |s| compensate(
+    crate::in_txn!(p, |s, alloc| compensate(
         p,
         s,
+        alloc,
         &head_levels,
         &target_levels,
         &keys,
@@ -47,6 +48,7 @@ pub async fn apply(p: &Project, branch: &str, target: &Point) -> Result<BTreeMap
 async fn compensate(
     p: &Project,
     s: &mut ClientSession,
+    alloc: &mut LsnAlloc,
     head_levels: &[Level],
     target_levels: &[Level],
     keys: &BTreeMap<String, Vec<Bson>>,
@@ -54,7 +56,6 @@ async fn compensate(
 ) -> TxResult<BTreeMap<String, Counts>> {
     let mut out = BTreeMap::new();
     // The whole reset is one logical write: one LSN.
-    let mut alloc = LsnAlloc::default();
     for (coll, ks) in keys {
         let target = Target {
             p,
@@ -96,7 +97,7 @@ async fn compensate(
                 &doc! {"_id": k.clone()},
                 &change,
                 &o,
-                &mut alloc,
+                alloc,
             )
             .await?;
             if is_delete {

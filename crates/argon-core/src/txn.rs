@@ -5,7 +5,9 @@ use crate::error::{is_transient, is_unknown_commit, ArgonError};
 use crate::project::Project;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use mongodb::options::{Acknowledgment, ReadConcern, TransactionOptions, WriteConcern};
-use mongodb::ClientSession;
+use mongodb::{ClientSession, Database};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Error inside a transaction body: a driver error keeps its labels so the runner can
@@ -60,17 +62,19 @@ fn txn_options() -> TransactionOptions {
         .build()
 }
 
-/// Drives the retry loop of one logical write. Use it through [`in_txn!`]: the body runs
-/// inside a transaction, is retried on transient errors (write conflicts) with
-/// exponential backoff and jitter, and its result is returned once it commits.
+/// Drives the retry loop of one logical write: its backoff and deadline. The transaction
+/// itself belongs to the write's group (see [`WriteGroups`]). Use it through
+/// [`in_txn!`] (a write that may share its transaction) or [`in_txn_solo!`].
 pub struct Runner {
-    session: ClientSession,
     delays: backon::ExponentialBackoff,
     deadline: std::time::Instant,
+    /// Run the next attempt alone: set after this write failed inside a group that others
+    /// had joined first, so its error is judged against committed state only.
+    pub solo: bool,
 }
 
 impl Runner {
-    pub async fn new(p: &Project) -> crate::Result<Runner> {
+    pub fn new(p: &Project, solo: bool) -> crate::Result<Runner> {
         if !p.transactions {
             return Err(crate::ArgonError::TransactionsRequired);
         }
@@ -82,67 +86,337 @@ impl Runner {
             .with_max_times(p.max_txn_retries)
             .build();
         Ok(Runner {
-            session: p.client.start_session().await?,
             delays,
             deadline: std::time::Instant::now() + p.txn_timeout,
+            solo,
         })
     }
 
-    pub async fn begin(&mut self) -> crate::Result<()> {
-        self.session
-            .start_transaction()
-            .with_options(txn_options())
-            .await?;
-        Ok(())
-    }
-
-    pub fn session(&mut self) -> &mut ClientSession {
-        &mut self.session
-    }
-
-    /// Commits or aborts. `None` means "retry the body"; `Some` is the final outcome.
-    pub async fn finish<T>(&mut self, outcome: TxResult<T>) -> Option<crate::Result<T>> {
-        let err = match outcome {
-            Ok(v) => match commit(&mut self.session).await {
-                Ok(()) => return Some(Ok(v)),
-                Err(e) => TxErr::Mongo(e),
-            },
-            Err(e) => {
-                let _ = self.session.abort_transaction().await;
-                e
+    /// Waits before retrying after a transient error; `Some(err)` when the retry budget
+    /// (count or `transactionTimeoutMs`) is spent.
+    async fn backoff(&mut self, e: mongodb::error::Error) -> Option<crate::ArgonError> {
+        match self.delays.next() {
+            Some(d) if std::time::Instant::now() + d < self.deadline => {
+                metrics::counter!(crate::telemetry::TXN_RETRIES_TOTAL).increment(1);
+                tokio::time::sleep(d).await;
+                None
             }
-        };
-        match err {
-            TxErr::Mongo(e) if is_transient(&e) => match self.delays.next() {
-                Some(d) if std::time::Instant::now() + d < self.deadline => {
-                    metrics::counter!(crate::telemetry::TXN_RETRIES_TOTAL).increment(1);
-                    tokio::time::sleep(d).await;
-                    None
-                }
-                _ => Some(Err(e.into())),
-            },
-            TxErr::Mongo(e) => Some(Err(e.into())),
-            TxErr::Argon(e) => Some(Err(e)),
+            _ => Some(e.into()),
         }
     }
 }
 
-/// `in_txn!(project, |s| body_future)`: runs the body in a retried transaction and
-/// evaluates to its `crate::Result`.
+/// Most writes one group transaction holds.
+const MAX_GROUP: usize = 64;
+/// How long a member that handed the transaction on waits before checking that the group
+/// still has someone to commit it.
+const SETTLE_CHECK: Duration = Duration::from_millis(200);
+
+/// Group commit. Every write transaction of a project touches the LSN counter, so a
+/// process's writes are serialised anyway; instead of queueing them one transaction each,
+/// writes that arrive while one is running share the next transaction. Each member runs
+/// its own body in the group's session (so it sees the earlier members' writes, exactly
+/// as if they had committed just before it) and takes its own LSN from one counter
+/// reservation; the last member commits for all. A member whose body fails aborts the
+/// group: the members before it retry at once (it was not their failure), and the
+/// failing write retries alone, so its error is judged against committed state only.
+#[derive(Default)]
+pub(crate) struct WriteGroups {
+    slot: tokio::sync::Mutex<Option<OpenGroup>>,
+    waiting: Arc<AtomicUsize>,
+    next_id: AtomicU64,
+}
+
+struct OpenGroup {
+    id: u64,
+    session: ClientSession,
+    lsns: Arc<std::sync::Mutex<Reserve>>,
+    members: usize,
+    /// A member's body was dropped mid-way: its partial writes must never commit.
+    poisoned: bool,
+    done: tokio::sync::watch::Sender<Option<Settled>>,
+}
+
+/// How a group ended, as its members learn it.
+#[derive(Clone, Debug)]
+enum Settled {
+    Committed,
+    /// Run the body again; after a backoff when the group hit a transient error.
+    Retry {
+        conflict: Option<mongodb::error::Error>,
+    },
+    Failed(mongodb::error::Error),
+}
+
+/// The LSNs a group reserved with one counter update and has not handed out yet.
+#[derive(Debug)]
+pub(crate) struct Reserve {
+    db: Database,
+    next: i64,
+    end: i64,
+    waiting: Arc<AtomicUsize>,
+}
+
+impl Reserve {
+    /// How many LSNs to reserve when none is left: as many as writes are queued behind
+    /// this one, so a full group costs one counter update. `None` while some are left.
+    pub(crate) fn want(&self) -> Option<i64> {
+        (self.next > self.end).then(|| 1 + self.waiting.load(Ordering::Relaxed) as i64)
+    }
+
+    /// Records a reservation of `n` LSNs ending at `last`.
+    pub(crate) fn refill(&mut self, last: i64, n: i64) {
+        self.next = last - n + 1;
+        self.end = last;
+    }
+
+    pub(crate) fn next_lsn(&mut self) -> i64 {
+        let n = self.next;
+        self.next += 1;
+        n
+    }
+
+    fn unused(&self) -> i64 {
+        (self.end - self.next + 1).max(0)
+    }
+}
+
+/// One member's turn in a group: it holds the group (and its session) while its body runs.
+pub struct Turn<'a> {
+    guard: Option<tokio::sync::MutexGuard<'a, Option<OpenGroup>>>,
+    groups: &'a WriteGroups,
+    alloc: crate::lsn::LsnAlloc,
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        // Dropped before `finish` (the body was cancelled or panicked): whatever it wrote
+        // must never commit, so whoever settles the group aborts it instead.
+        if let Some(Some(g)) = self.guard.as_deref_mut() {
+            g.poisoned = true;
+        }
+    }
+}
+
+struct Waiting<'a>(&'a AtomicUsize);
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl WriteGroups {
+    /// Waits for this process's transaction slot and joins the open group, or opens one.
+    /// A solo write first settles any open group and then runs in a group of its own.
+    pub async fn enter<'a>(&'a self, p: &Project, solo: bool) -> crate::Result<Turn<'a>> {
+        let mut guard = {
+            self.waiting.fetch_add(1, Ordering::Relaxed);
+            let _w = Waiting(&self.waiting);
+            self.slot.lock().await
+        };
+        let settle_first = guard
+            .as_ref()
+            .is_some_and(|g| solo || g.members >= MAX_GROUP || g.poisoned);
+        if settle_first {
+            if let Some(g) = guard.take() {
+                settle(g).await;
+            }
+        }
+        if guard.is_none() {
+            let mut session = p.client.start_session().await?;
+            session
+                .start_transaction()
+                .with_options(txn_options())
+                .await?;
+            let (done, _) = tokio::sync::watch::channel(None);
+            *guard = Some(OpenGroup {
+                id: self.next_id.fetch_add(1, Ordering::Relaxed),
+                session,
+                lsns: Arc::new(std::sync::Mutex::new(Reserve {
+                    db: p.db.clone(),
+                    next: 1,
+                    end: 0,
+                    waiting: self.waiting.clone(),
+                })),
+                members: 0,
+                poisoned: false,
+                done,
+            });
+        }
+        let lsns = guard.as_ref().map(|g| g.lsns.clone());
+        Ok(Turn {
+            guard: Some(guard),
+            groups: self,
+            alloc: crate::lsn::LsnAlloc::in_group(lsns),
+        })
+    }
+}
+
+impl Turn<'_> {
+    /// The group's session and this member's LSN allocator, for the body.
+    pub fn parts(&mut self) -> (&mut ClientSession, &mut crate::lsn::LsnAlloc) {
+        let g = self
+            .guard
+            .as_deref_mut()
+            .and_then(Option::as_mut)
+            .expect("a turn holds an open group");
+        (&mut g.session, &mut self.alloc)
+    }
+
+    /// Ends this member's turn. `None` means "run the body again"; `Some` is the outcome.
+    pub async fn finish<T>(
+        mut self,
+        outcome: TxResult<T>,
+        runner: &mut Runner,
+    ) -> Option<crate::Result<T>> {
+        let groups = self.groups;
+        let mut guard = self.guard.take().expect("a turn holds its guard");
+        let settled = match outcome {
+            Ok(v) => {
+                let g = guard.as_mut().expect("open group");
+                let others_queued = groups.waiting.load(Ordering::Relaxed) > 0;
+                let settled = if !runner.solo && others_queued && g.members + 1 < MAX_GROUP {
+                    // Hand the transaction on; the last member commits for all.
+                    g.members += 1;
+                    let id = g.id;
+                    let mut rx = g.done.subscribe();
+                    drop(guard);
+                    wait_settled(groups, id, &mut rx).await
+                } else {
+                    let g = guard.take().expect("open group");
+                    let settled = settle(g).await;
+                    drop(guard);
+                    settled
+                };
+                return match settled {
+                    Settled::Committed => Some(Ok(v)),
+                    Settled::Retry { conflict: None } => None,
+                    Settled::Retry { conflict: Some(e) } => runner.backoff(e).await.map(Err),
+                    Settled::Failed(e) => Some(Err(e.into())),
+                };
+            }
+            Err(e) => {
+                let mut g = guard.take().expect("open group");
+                let joined_late = g.members > 0;
+                // The members before this one retry at once: it was not their failure.
+                abort(&mut g, Settled::Retry { conflict: None }).await;
+                drop(guard);
+                (e, joined_late)
+            }
+        };
+        match settled {
+            (TxErr::Mongo(e), _) if is_transient(&e) => runner.backoff(e).await.map(Err),
+            // Judge the failure again alone, against committed state only.
+            (_, true) if !runner.solo => {
+                runner.solo = true;
+                None
+            }
+            (TxErr::Mongo(e), _) => Some(Err(e.into())),
+            (TxErr::Argon(e), _) => Some(Err(e)),
+        }
+    }
+}
+
+/// Waits for the group this member handed on to be settled. If its last member vanished
+/// without settling it, settles it here.
+async fn wait_settled(
+    groups: &WriteGroups,
+    id: u64,
+    rx: &mut tokio::sync::watch::Receiver<Option<Settled>>,
+) -> Settled {
+    loop {
+        let seen = tokio::time::timeout(SETTLE_CHECK, rx.wait_for(Option::is_some))
+            .await
+            .map(|r| r.map(|v| v.clone()));
+        match seen {
+            Ok(Ok(v)) => return v.expect("settled"),
+            Ok(Err(_)) => {
+                return Settled::Failed(mongodb::error::Error::custom(
+                    "write group dropped without settling",
+                ))
+            }
+            Err(_) => {
+                let mut guard = groups.slot.lock().await;
+                if guard.as_ref().is_some_and(|g| g.id == id) {
+                    let g = guard.take().expect("open group");
+                    return settle(g).await;
+                }
+            }
+        }
+    }
+}
+
+/// Ends a group: aborts a poisoned one, otherwise returns the LSNs it reserved but did
+/// not use and commits. Tells every member how it ended.
+async fn settle(mut g: OpenGroup) -> Settled {
+    if g.poisoned {
+        let s = Settled::Retry { conflict: None };
+        abort(&mut g, s.clone()).await;
+        return s;
+    }
+    let (unused, db) = {
+        let r = g.lsns.lock().expect("lsn reserve");
+        (r.unused(), r.db.clone())
+    };
+    let mut r = Ok(());
+    if unused > 0 {
+        r = crate::lsn::release(&db, &mut g.session, unused).await;
+    }
+    if r.is_ok() {
+        r = commit(&mut g.session).await;
+    }
+    let s = match r {
+        Ok(()) => Settled::Committed,
+        Err(e) if is_transient(&e) => {
+            let _ = g.session.abort_transaction().await;
+            Settled::Retry { conflict: Some(e) }
+        }
+        Err(e) => {
+            let _ = g.session.abort_transaction().await;
+            Settled::Failed(e)
+        }
+    };
+    g.done.send_replace(Some(s.clone()));
+    s
+}
+
+async fn abort(g: &mut OpenGroup, tell: Settled) {
+    let _ = g.session.abort_transaction().await;
+    g.done.send_replace(Some(tell));
+}
+
+/// `in_txn!(project, |s, alloc| body_future)`: runs the body in a retried transaction,
+/// possibly shared with other writes of this process (group commit), and evaluates to
+/// its `crate::Result`. `alloc` hands out the write's LSN.
 #[macro_export]
 macro_rules! in_txn {
-    ($p:expr, |$s:ident| $body:expr) => {{
+    ($p:expr, |$s:ident, $a:ident| $body:expr) => {
+        $crate::run_txn!($p, false, |$s, $a| $body)
+    };
+}
+
+/// `in_txn_solo!(project, |s, alloc| body)`: like `in_txn!`, in a transaction of its own
+/// (for writes that reserve LSNs themselves, such as capture).
+#[macro_export]
+macro_rules! in_txn_solo {
+    ($p:expr, |$s:ident, $a:ident| $body:expr) => {
+        $crate::run_txn!($p, true, |$s, $a| $body)
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! run_txn {
+    ($p:expr, $solo:expr, |$s:ident, $a:ident| $body:expr) => {{
         async {
-            let mut runner = $crate::txn::Runner::new($p).await?;
-            // One write transaction at a time per process (see `Project::write_gate`).
-            let _gate = $p.write_gate.lock().await;
+            let mut runner = $crate::txn::Runner::new($p, $solo)?;
             loop {
-                runner.begin().await?;
+                let mut turn = $p.write_groups.enter($p, runner.solo).await?;
                 let outcome = {
-                    let $s = runner.session();
+                    let ($s, $a) = turn.parts();
                     $body.await
                 };
-                if let Some(r) = runner.finish(outcome).await {
+                if let Some(r) = turn.finish(outcome, &mut runner).await {
                     break r;
                 }
             }

@@ -392,11 +392,14 @@ async fn insert_rows(
     Ok(())
 }
 
-async fn insert_batch(t: &Target<'_>, s: &mut ClientSession, batch: &[Document]) -> TxResult<()> {
+async fn insert_batch(
+    t: &Target<'_>,
+    s: &mut ClientSession,
+    alloc: &mut LsnAlloc,
+    batch: &[Document],
+) -> TxResult<()> {
     let now = DateTime::now();
-    let n0 = LsnAlloc::default()
-        .take(&t.p.db, s, batch.len() as i64)
-        .await?;
+    let n0 = alloc.take(&t.p.db, s, batch.len() as i64).await?;
     insert_rows(t, s, batch, n0, now).await
 }
 
@@ -427,7 +430,7 @@ pub async fn insert_many(
     let mut stop_after = false;
     while !pending.is_empty() {
         let batch: Vec<Document> = pending.iter().map(|&i| docs[i].clone()).collect();
-        let r: Result<()> = crate::in_txn!(t.p, |s| insert_batch(t, s, &batch));
+        let r: Result<()> = crate::in_txn!(t.p, |s, alloc| insert_batch(t, s, alloc, &batch));
         match r {
             Ok(()) => {
                 metrics::counter!(crate::telemetry::WAL_RECORDS_TOTAL)
@@ -566,13 +569,8 @@ pub async fn modify(
         let raw = mongodb::bson::RawDocumentBuf::from_document(r)?;
         crate::names::check_user_document(&raw)?;
     }
-    crate::in_txn!(t.p, |s| modify_in_txn(
-        t,
-        s,
-        &filter,
-        &change,
-        &o,
-        &mut LsnAlloc::default()
+    crate::in_txn!(t.p, |s, alloc| modify_in_txn(
+        t, s, &filter, &change, &o, alloc
     ))
 }
 

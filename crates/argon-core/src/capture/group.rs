@@ -29,7 +29,7 @@ pub(super) async fn flush(
         .filter_map(|e| e.get_timestamp("clusterTime").ok())
         .max();
     let evs: &[Document] = group;
-    let captured: usize = crate::in_txn!(p, |s| capture_group(p, s, evs, &pos, through))?;
+    let captured: usize = crate::in_txn_solo!(p, |s, _alloc| capture_group(p, s, evs, &pos, through))?;
     metrics::counter!(crate::telemetry::CAPTURED_TOTAL).increment(captured as u64);
     if let Some(t) = through {
         *p.capture.captured_through.lock().expect("capture through") = Some(t);
