@@ -760,6 +760,7 @@ impl Coll {
             .collection::<Document>(&head_collection(id, &self.name));
         let mut spec = options.clone();
         spec.insert("key", keys.clone());
+        self.p.mirror_indexes(std::slice::from_ref(&spec)).await?;
         let name = if id == names::MAIN_ID {
             let opts: mongodb::options::IndexOptions = mongodb::bson::from_document(options)?;
             let model = mongodb::IndexModel::builder()

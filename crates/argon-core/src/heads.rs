@@ -164,6 +164,10 @@ pub async fn ensure_head(p: &Project, chain_ids: &[i32], coll: &str) -> Result<V
                 .await?;
         }
     }
+    if id == MAIN_ID {
+        // Past reads filter superseded versions through mirrors of the user's indexes.
+        p.mirror_indexes_of(coll).await?;
+    }
     if id == MAIN_ID && p.capture_status() == crate::capture::CaptureStatus::Active {
         // Main's first write here (in this process): outside updates and deletes of the
         // collection need pre-images for exact capture, from its very first document.

@@ -22,6 +22,7 @@ pub mod telemetry;
 pub mod timepoint;
 pub mod txn;
 pub mod view;
+pub mod wal;
 pub mod write;
 
 pub use api::{Argon, Coll, ResetOutcome, ResetTo};

@@ -10,10 +10,10 @@
 use crate::error::ArgonError;
 use crate::names::META;
 use crate::txn::{Reserve, TxResult};
-use std::sync::{Arc, Mutex};
 use mongodb::bson::{doc, Document};
 use mongodb::options::ReturnDocument;
 use mongodb::{ClientSession, Database};
+use std::sync::{Arc, Mutex};
 
 /// Bits of a record key that number documents within one write.
 pub const SUB_BITS: u32 = 20;

@@ -15,8 +15,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Version of the on-disk layout this build writes. A project with a newer version is
-/// refused with `FORMAT_VERSION`.
-pub const FORMAT_VERSION: i32 = 1;
+/// refused with `FORMAT_VERSION`; an older one is migrated on connect (see
+/// `wal::migrate`). 2: WAL records keep the image of the version they supersede (`pd`).
+pub const FORMAT_VERSION: i32 = 2;
 
 /// Shared state of one connected project.
 pub struct Project {
@@ -41,6 +42,8 @@ pub struct Project {
     /// This process's write transactions: they all touch the LSN counter, so they run one
     /// at a time, and writes that queue meanwhile share one transaction (group commit).
     pub(crate) write_groups: crate::txn::WriteGroups,
+    /// Names of the WAL indexes mirroring user indexes that this process made sure of.
+    pub(crate) mirrored: Mutex<std::collections::HashSet<String>>,
     /// Adoption points of the collections this process has met (records never change).
     pub(crate) adoptions: Mutex<std::collections::HashMap<String, crate::adopt::Adoption>>,
     /// Capture of outside writes (see `capture.rs`).
@@ -104,10 +107,16 @@ impl Project {
             earliest_cache: Mutex::new(None),
             write_groups: Default::default(),
             adoptions: Mutex::new(std::collections::HashMap::new()),
+            mirrored: Mutex::new(std::collections::HashSet::new()),
             capture: Default::default(),
         };
-        project.init().await?;
+        let migrated = project.init().await?;
         let colls = project.user_collections().await?;
+        if migrated {
+            for c in &colls {
+                project.mirror_indexes_of(c).await?;
+            }
+        }
         project.adopt_all(&colls).await?;
         let project = Arc::new(project);
         project
@@ -117,8 +126,9 @@ impl Project {
         Ok(project)
     }
 
-    /// Creates the reserved collections' singletons and indexes (idempotent).
-    async fn init(&self) -> Result<()> {
+    /// Creates the reserved collections' singletons and indexes (idempotent), and
+    /// migrates a project written in an older format. True when it migrated.
+    async fn init(&self) -> Result<bool> {
         let meta: Collection<Document> = self.db.collection(META);
         let now = DateTime::now();
         meta.update_one(
@@ -137,6 +147,7 @@ impl Project {
         if version > FORMAT_VERSION {
             return Err(ArgonError::FormatVersion(version));
         }
+        let migrate = version < FORMAT_VERSION;
         for id in ["lsn", "branchSeq"] {
             meta.update_one(doc! {"_id": id}, doc! {"$setOnInsert": {"n": 0_i64}})
                 .upsert(true)
@@ -172,7 +183,10 @@ impl Project {
         .await?;
         let parent_idx = IndexModel::builder().keys(doc! {"parent": 1}).build();
         branches.create_index(parent_idx).await?;
-        Ok(())
+        if migrate {
+            crate::wal::migrate(self, version).await?;
+        }
+        Ok(migrate)
     }
 
     pub(crate) fn check_open(&self) -> Result<()> {

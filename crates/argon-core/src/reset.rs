@@ -91,15 +91,8 @@ async fn compensate(
                 upsert: true,
                 ..Default::default()
             };
-            let r = modify_in_txn(
-                &current,
-                s,
-                &doc! {"_id": k.clone()},
-                &change,
-                &o,
-                alloc,
-            )
-            .await?;
+            let r =
+                modify_in_txn(&current, s, &doc! {"_id": k.clone()}, &change, &o, alloc).await?;
             if is_delete {
                 counts.removed += r.deleted;
             } else if r.upserted_id.is_some() {

@@ -127,24 +127,9 @@ fn wal_record(
     op: &str,
     d: Option<Document>,
     now: DateTime,
-    prev: Option<i64>,
+    prev: Option<(i64, Document)>,
 ) -> Document {
-    let mut r = doc! {
-        "_id": lsn,
-        "b": t.branch_id(),
-        "c": t.coll,
-        "k": k.clone(),
-        "op": op,
-        "d": d.map(Bson::Document).unwrap_or(Bson::Null),
-        "t": now,
-    };
-    // The key of the version this record supersedes on the same branch, if any: past
-    // reads find "the version current at L" as the predecessor of the first record after
-    // L, so no earlier record is ever updated.
-    if let Some(p) = prev {
-        r.insert("p", p);
-    }
-    r
+    crate::wal::record(lsn, t.branch_id(), t.coll, k, op, d, now, prev)
 }
 
 /// Adds Argon's `$set` of reserved fields to a user update (operator or pipeline form).
@@ -738,7 +723,11 @@ pub(crate) async fn modify_in_txn(
             Change::Update { .. } => "u",
             Change::Replace(_) => "r",
         };
-        let mut prev = if own { prev_lsn } else { None };
+        let mut prev = if own {
+            prev_lsn.map(|p| (p, before.clone()))
+        } else {
+            None
+        };
         if t.is_main() && prev.is_none() {
             // An adopted document (no `__argon_lsn`): its first change keeps the
             // pre-image as a version, so reads of earlier points still find it.
@@ -750,7 +739,7 @@ pub(crate) async fn modify_in_txn(
                 before.clone(),
                 &a,
             ));
-            prev = Some(crate::adopt::adoption_key(lsn));
+            prev = Some((crate::adopt::adoption_key(lsn), before.clone()));
         }
         wal.push(wal_record(t, lsn, &k, op, after.clone(), now, prev));
         if o.want_doc {

@@ -22,6 +22,7 @@ pub(super) async fn flush(
     for ev in group.iter() {
         if let Some(c) = coll_of(ev) {
             p.adoption(c).await?;
+            p.mirror_indexes_of(c).await?;
         }
     }
     let through = group
@@ -29,7 +30,8 @@ pub(super) async fn flush(
         .filter_map(|e| e.get_timestamp("clusterTime").ok())
         .max();
     let evs: &[Document] = group;
-    let captured: usize = crate::in_txn_solo!(p, |s, _alloc| capture_group(p, s, evs, &pos, through))?;
+    let captured: usize =
+        crate::in_txn_solo!(p, |s, _alloc| capture_group(p, s, evs, &pos, through))?;
     metrics::counter!(crate::telemetry::CAPTURED_TOTAL).increment(captured as u64);
     if let Some(t) = through {
         *p.capture.captured_through.lock().expect("capture through") = Some(t);
@@ -139,7 +141,7 @@ impl Group {
                 .aggregate([
                     doc! {"$match": {"b": MAIN_ID, "c": coll, "k": {"$in": ks.clone()}}},
                     doc! {"$sort": {"b": 1, "c": 1, "k": 1, "_id": -1}},
-                    doc! {"$group": {"_id": "$k", "top": {"$first": {"_id": "$_id", "op": "$op", "x": "$x"}}}},
+                    doc! {"$group": {"_id": "$k", "top": {"$first": {"_id": "$_id", "op": "$op", "x": "$x", "d": "$d"}}}},
                 ])
                 .session(&mut *s)
                 .await?;
@@ -225,15 +227,20 @@ async fn capture_one(
         }
     }
     let mut out = Vec::new();
+    // The superseded version: its key and image (see `wal::record`).
     let prev = match &newest {
-        Some(n) if n.get_str("op") != Ok("d") => n.get_i64("_id").ok(),
+        Some(n) if n.get_str("op") != Ok("d") => match (n.get_i64("_id"), n.get_document("d")) {
+            (Ok(pk), Ok(pd)) => Some((pk, pd.clone())),
+            _ => None,
+        },
         Some(_) => None,
         None if op != "i" => match pre {
             // An adopted document's first change: keep the state it replaced.
             Some(pre) => {
                 let a = p.adoption(coll).await?;
-                out.push(adoption_record(coll, &k, key, without_lsn(pre), &a));
-                Some(adoption_key(key))
+                let pre = without_lsn(pre);
+                out.push(adoption_record(coll, &k, key, pre.clone(), &a));
+                Some((adoption_key(key), pre))
             }
             None => {
                 metrics::counter!(crate::telemetry::CAPTURE_APPROXIMATE_TOTAL).increment(1);
@@ -269,23 +276,14 @@ async fn capture_one(
     };
     g.stamps
         .insert(dk.clone(), (coll.to_string(), k.clone(), stamp));
-    let mut rec = doc! {
-        "_id": key,
-        "b": MAIN_ID,
-        "c": coll,
-        "k": k,
-        "op": op,
-        "d": after.map(Bson::Document).unwrap_or(Bson::Null),
-        "t": now,
-        "x": true,
-    };
+    let newest_d = after.clone().map(Bson::Document).unwrap_or(Bson::Null);
+    let mut rec = crate::wal::record(key, MAIN_ID, coll, &k, op, after, now, prev);
+    rec.insert("x", true);
     if let Ok(w) = ev.get_datetime("wallTime") {
         rec.insert("w", *w);
     }
-    if let Some(pk) = prev {
-        rec.insert("p", pk);
-    }
-    g.newest.insert(dk, doc! {"_id": key, "op": op, "x": true});
+    g.newest
+        .insert(dk, doc! {"_id": key, "op": op, "x": true, "d": newest_d});
     out.push(rec);
     Ok(Some(out))
 }
