@@ -162,3 +162,37 @@ test('a collection first met after capture started gets pre-images: quick outsid
   assert.deepEqual(h.map((e) => [e.op, e.document.v]), [['update', 2], ['update', 1], ['insert', 0]])
   await argon.close()
 })
+
+test('close() while capture is inside a transaction returns promptly and leaves no open transaction', { timeout: 120_000 }, async () => {
+  const database = freshDb('capclose')
+  const coll = raw.db(database).collection('items')
+  await coll.insertOne({ _id: 'seed', n: 0 })
+  let stop = false
+  let n = 0
+  const writer = (async () => {
+    while (!stop) {
+      await coll.insertMany(Array.from({ length: 5 }, () => ({ n: n++ })))
+      await coll.updateOne({ _id: 'seed' }, { $inc: { n: 1 } })
+      await new Promise((r) => setTimeout(r, 5))
+    }
+  })()
+  try {
+    for (let round = 0; round < 6; round++) {
+      const argon = await Argon.connect(srv.uri, { database, serverSelectionTimeoutMs: 5000 })
+      await eventually(async () => (await argon.timeTravelInfo('main')).capture === 'active')
+      await new Promise((r) => setTimeout(r, 150 + 40 * round))
+      const closed = argon.close().then(() => 'closed')
+      const timeout = new Promise((r) => setTimeout(() => r('timeout'), 15_000))
+      assert.equal(await Promise.race([closed, timeout]), 'closed', `round ${round}`)
+    }
+  } finally {
+    stop = true
+    await writer
+  }
+  // Nothing the closed processes began is left holding locks: a schema change completes.
+  await raw.db(database).collection('items').createIndex({ n: 1 })
+  const argon = await Argon.connect(srv.uri, { database, serverSelectionTimeoutMs: 5000 })
+  const last = (await coll.findOne({ _id: 'seed' })).n
+  await eventually(async () => (await argon.branch('main').collection('items').history('seed')).some((h) => h.document && h.document.n === last))
+  await argon.close()
+})

@@ -132,8 +132,6 @@ struct OpenGroup {
     session: ClientSession,
     lsns: Arc<std::sync::Mutex<Reserve>>,
     members: usize,
-    /// A member's body was dropped mid-way: its partial writes must never commit.
-    poisoned: bool,
     done: tokio::sync::watch::Sender<Option<Settled>>,
 }
 
@@ -190,10 +188,12 @@ pub struct Turn<'a> {
 
 impl Drop for Turn<'_> {
     fn drop(&mut self) {
-        // Dropped before `finish` (the body was cancelled or panicked): whatever it wrote
-        // must never commit, so whoever settles the group aborts it instead.
-        if let Some(Some(g)) = self.guard.as_deref_mut() {
-            g.poisoned = true;
+        // Dropped before `finish` (the body was cancelled, e.g. capture stopped at close):
+        // whatever it wrote must never commit. Dropping the group's session aborts its
+        // transaction (and must happen: a client cannot shut down while a session lives);
+        // the members that handed on retry.
+        if let Some(g) = self.guard.as_deref_mut().and_then(Option::take) {
+            g.done.send_replace(Some(Settled::Retry { conflict: None }));
         }
     }
 }
@@ -216,7 +216,7 @@ impl WriteGroups {
         };
         let settle_first = guard
             .as_ref()
-            .is_some_and(|g| solo || g.members >= MAX_GROUP || g.poisoned);
+            .is_some_and(|g| solo || g.members >= MAX_GROUP);
         if settle_first {
             if let Some(g) = guard.take() {
                 settle(g).await;
@@ -239,7 +239,6 @@ impl WriteGroups {
                     waiting: self.waiting.clone(),
                 })),
                 members: 0,
-                poisoned: false,
                 done,
             });
         }
@@ -346,14 +345,9 @@ async fn wait_settled(
     }
 }
 
-/// Ends a group: aborts a poisoned one, otherwise returns the LSNs it reserved but did
-/// not use and commits. Tells every member how it ended.
+/// Ends a group: returns the LSNs it reserved but did not use, and commits. Tells every
+/// member how it ended.
 async fn settle(mut g: OpenGroup) -> Settled {
-    if g.poisoned {
-        let s = Settled::Retry { conflict: None };
-        abort(&mut g, s.clone()).await;
-        return s;
-    }
     let (unused, db) = {
         let r = g.lsns.lock().expect("lsn reserve");
         (r.unused(), r.db.clone())

@@ -206,13 +206,20 @@ impl Project {
                 return Err(e);
             }
         }
+        // Wait for the outside writes seen so far only: ones committed while this barrier
+        // waits are not its business (under a steady outside load, chasing them would
+        // never end).
+        let Some(target) = bc.seen.pending else {
+            return Ok(());
+        };
         loop {
             let local = *self
                 .capture
                 .captured_through
                 .lock()
                 .expect("capture through");
-            if bc.seen.settled(local) {
+            if bc.seen.through.max(local).is_some_and(|t| t >= target) {
+                bc.seen.settled(local);
                 return Ok(());
             }
             if Instant::now() >= deadline {
