@@ -31,6 +31,8 @@ export declare class NativeArgon {
   /** `{ v: [{_id, branch, lsn, createdAt}] }` */
   listTags(): Promise<Buffer>
   deleteTag(name: string): Promise<void>
+  /** `{ recordsRemoved, bytesFreed, oldestRetainedLsn, pinnedBy, dryRun }` */
+  gc(dryRun: boolean): Promise<Buffer>
   timeTravelInfo(branch: string): Promise<Buffer>
   /** `{ collections: {name: {added, changed, removed}}, documents: [...] }` */
   diff(a: Buffer, b: Buffer, detailed: boolean): Promise<Buffer>

@@ -74,6 +74,8 @@ export interface ConnectOptions {
    *  mongosh, a migration script) into the WAL, so they never show in branches or past
    *  views: `'auto'` (default; needs change streams) or `'off'`. */
   capture?: 'auto' | 'off'
+  /** Collects history in the background every this many ms (see `Argon.gc`). Off by default. */
+  gcIntervalMs?: number
   /** The `bson` module to decode results with (default: `require('bson')`), so the
    *  ObjectIds in results are the same class your code and driver use. */
   bson?: typeof import('bson')
@@ -131,6 +133,22 @@ export interface DiffDocument {
 /** The detailed form of a diff: documents are fetched lazily, `chunkSize` ids at a time. */
 export declare class DiffCursor extends ArgonCursor<DiffDocument> {
   private constructor()
+}
+
+/** Something that keeps history older than the retention window. */
+export interface GcPin {
+  kind: 'branch' | 'tag' | 'backup'
+  name: string
+  lsn: number
+}
+
+export interface GcResult {
+  recordsRemoved: number
+  bytesFreed: number
+  /** The oldest LSN any allowed read still needs: the window's start or an older pin. */
+  oldestRetainedLsn: number
+  pinnedBy: GcPin[]
+  dryRun: boolean
 }
 
 export interface TimeTravelInfo {
@@ -200,6 +218,10 @@ export declare class Argon {
   deleteTag(name: string): Promise<void>
   /** The readable range of a branch's history. */
   timeTravelInfo(branch: string): Promise<TimeTravelInfo>
+  /** Removes history that no read inside the retention window, at a branch's fork point
+   *  or at a tag can reach; never changes the answer of a read it still allows.
+   *  `dryRun` only reports what it would remove. */
+  gc(options?: { dryRun?: boolean }): Promise<GcResult>
   /** Turns on capture of outside writes for every collection of the project (MongoDB's
    *  `changeStreamPreAndPostImages`, so captured versions are exact) and starts it in this
    *  process if it was off. */

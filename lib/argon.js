@@ -120,6 +120,23 @@ class Argon {
     await call(this._native.deleteTag(String(name)), this._codec.EJSON)
   }
 
+  /**
+   * Removes history that no read inside the retention window, at a branch's fork point or
+   * at a tag can reach. `{ dryRun: true }` only reports what it would remove.
+   * Resolves `{ recordsRemoved, bytesFreed, oldestRetainedLsn, pinnedBy, dryRun }`.
+   */
+  async gc(options = {}) {
+    if (options === null || typeof options !== 'object') throw new ArgonError('INVALID_ARGUMENT', 'gc options must be an object')
+    const d = this._codec.decode(await call(this._native.gc(Boolean(options.dryRun)), this._codec.EJSON))
+    return {
+      recordsRemoved: Number(d.recordsRemoved),
+      bytesFreed: Number(d.bytesFreed),
+      oldestRetainedLsn: Number(d.oldestRetainedLsn),
+      pinnedBy: d.pinnedBy.map((p) => ({ kind: p.kind, name: p.name, lsn: Number(p.lsn) })),
+      dryRun: d.dryRun,
+    }
+  }
+
   /** `{ earliestLsn, latestLsn, earliestTime, latestTime, entries, retentionMs }` */
   async timeTravelInfo(branch) {
     const d = this._codec.decode(await call(this._native.timeTravelInfo(String(branch)), this._codec.EJSON))

@@ -74,6 +74,13 @@ impl NativeArgon {
         self.inner.clone().delete_tag(&name).await.napi()
     }
 
+    /// `{ recordsRemoved, bytesFreed, oldestRetainedLsn, pinnedBy, dryRun }`
+    #[napi(catch_unwind)]
+    pub async fn gc(&self, dry_run: bool) -> napi::Result<Buffer> {
+        let r = self.inner.clone().gc(dry_run).await.napi()?;
+        Ok(to_bytes(&r.to_document())?.into())
+    }
+
     #[napi(catch_unwind)]
     pub async fn time_travel_info(&self, branch: String) -> napi::Result<Buffer> {
         let d = self.inner.clone().time_travel_info(&branch).await.napi()?;

@@ -238,6 +238,14 @@ async function timeTravel(argon: Argon): Promise<void> {
   void cap
   const enabled: string[] = (await argon.enableCapture()).collections
   void enabled
+  const g = await argon.gc({ dryRun: true })
+  const freed: number = g.recordsRemoved + g.bytesFreed + g.oldestRetainedLsn
+  void freed
+  const kind: 'branch' | 'tag' | 'backup' | undefined = g.pinnedBy[0]?.kind
+  void kind
+  // @ts-expect-error: dryRun is a boolean
+  await argon.gc({ dryRun: 'yes' })
+  await Argon.connect('mongodb://x', { database: 'd', gcIntervalMs: 60_000 })
   // @ts-expect-error: capture is 'auto' or 'off'
   await Argon.connect('mongodb://x', { database: 'd', capture: 'sometimes' })
   const h = await main.collection<User>('users').history('id', { limit: 10 })

@@ -216,6 +216,16 @@ impl Argon {
         self.p.enable_capture().await
     }
 
+    /// Removes history no read inside the retention window, at a fork point or at a tag
+    /// can reach (see `gc.rs`). With `dry_run`, only reports it.
+    pub async fn gc(&self, dry_run: bool) -> Result<crate::gc::GcOutcome> {
+        self.p.check_open()?;
+        let t = crate::telemetry::OpTimer::start("gc");
+        let r = self.p.gc(dry_run).await;
+        t.finish(&r);
+        r
+    }
+
     /// Names a point: `branch` as of `at` (default: now). Returns the tag's LSN.
     pub async fn tag(&self, name: &str, branch: &str, at: Option<AtSpec>) -> Result<i64> {
         validate_branch_name(name).map_err(|_| {

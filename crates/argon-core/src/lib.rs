@@ -9,6 +9,7 @@ pub mod branch_meta;
 pub mod capture;
 pub mod diff;
 pub mod error;
+pub mod gc;
 pub mod heads;
 pub mod lsn;
 pub mod merge;

@@ -29,6 +29,9 @@ pub struct ConnectOptions {
     /// Capture of writes made outside Argon on main's collections: `"auto"` (default:
     /// on where the deployment has change streams) or `"off"`.
     pub capture: Option<String>,
+    /// Runs garbage collection of history in the background every this many ms (off by
+    /// default; `argon.gc()` runs it on demand).
+    pub gc_interval_ms: Option<u64>,
 }
 
 impl ConnectOptions {

@@ -46,6 +46,8 @@ pub struct Project {
     pub(crate) mirrored: Mutex<std::collections::HashSet<String>>,
     /// Adoption points of the collections this process has met (records never change).
     pub(crate) adoptions: Mutex<std::collections::HashMap<String, crate::adopt::Adoption>>,
+    /// The background garbage collector (`gcIntervalMs`), when on.
+    gc_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Capture of outside writes (see `capture.rs`).
     pub(crate) capture: crate::capture::Capture,
 }
@@ -108,6 +110,7 @@ impl Project {
             write_groups: Default::default(),
             adoptions: Mutex::new(std::collections::HashMap::new()),
             mirrored: Mutex::new(std::collections::HashSet::new()),
+            gc_task: Mutex::new(None),
             capture: Default::default(),
         };
         let migrated = project.init().await?;
@@ -122,6 +125,23 @@ impl Project {
         project
             .start_capture(opts.capture.as_deref(), &colls)
             .await?;
+        if let Some(ms) = opts.gc_interval_ms.filter(|ms| *ms > 0) {
+            let weak = Arc::downgrade(&project);
+            let every = Duration::from_millis(ms);
+            let task = tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    let Some(p) = weak.upgrade() else { return };
+                    if p.check_open().is_err() {
+                        return;
+                    }
+                    if let Err(e) = p.gc(false).await {
+                        tracing::warn!(error = %e, "background garbage collection failed; retrying at the next interval");
+                    }
+                }
+            });
+            *project.gc_task.lock().expect("gc task") = Some(task);
+        }
         tracing::info!(database = %opts.database, transactions, "argon project opened");
         Ok(project)
     }
@@ -199,6 +219,9 @@ impl Project {
 
     pub async fn close(&self) {
         if !self.closed.swap(true, Ordering::AcqRel) {
+            if let Some(t) = self.gc_task.lock().expect("gc task").take() {
+                t.abort();
+            }
             self.stop_capture().await;
             self.client.clone().shutdown().await;
         }

@@ -22,6 +22,9 @@ pub const CAPTURE_APPROXIMATE_TOTAL: &str = "argon_capture_approximate_total";
 /// Counter: outside writes an Argon write superseded before capture (folded into it).
 pub const CAPTURE_FOLDED_TOTAL: &str = "argon_capture_folded_total";
 
+/// Counter: WAL records removed by garbage collection.
+pub const GC_RECORDS_REMOVED_TOTAL: &str = "argon_gc_records_removed_total";
+
 /// Times one logical operation and records count, errors and latency when finished.
 pub struct OpTimer {
     op: &'static str,

@@ -156,8 +156,10 @@ impl Project {
                 "LSN {lsn} is beyond the head: the latest LSN is {latest}"
             )));
         }
+        // A tag pins its point: it stays readable after the retention window passes it
+        // (garbage collection keeps what it needs, see `gc.rs`).
         let earliest = self.earliest_lsn().await?;
-        if lsn < earliest {
+        if lsn < earliest && !matches!(at, AtSpec::Tag(_)) {
             return Err(ArgonError::LsnOutOfRange(format!(
                 "LSN {lsn} is before the retention window ({window}); the earliest readable LSN is {earliest}"
             )));

@@ -235,6 +235,10 @@ async fn capture_one(
         },
         Some(_) => None,
         None if op != "i" => match pre {
+            // Its newest record was collected (gc): the pre-image's stamp names it.
+            Some(pre) if pre.get_i64(F_LSN).is_ok() => {
+                Some((pre.get_i64(F_LSN).unwrap_or(0), without_lsn(pre)))
+            }
             // An adopted document's first change: keep the state it replaced.
             Some(pre) => {
                 let a = p.adoption(coll).await?;

@@ -1,0 +1,253 @@
+//! Garbage collection of history: removes the WAL records no read can reach any more.
+//!
+//! A read of branch B at cut L needs, of each level's WAL, only the records written after
+//! that level's cut (live rows come from head collections; superseded versions are the
+//! `pd` of records after the cut). Reads are allowed at points from `earliest_lsn()` (the
+//! LSN current when the retention window began) on, and at every fork point and tag
+//! however old. So for each branch id `b` the engine computes `need_b`, the lowest cut at
+//! which any allowed read visits `b`, and removes `b`'s records with an LSN below it
+//! (plus the adoption records of those records). What stays answers every allowed read
+//! exactly as before; nothing is rewritten. Kept regardless: each branch's newest record
+//! (its head LSN) and every record of the earliest readable LSN (time → LSN lookups at the
+//! start of the window resolve to it). Records of deleted branches are removed whole.
+
+use crate::branch_meta::{levels, BranchMeta};
+use crate::error::Result;
+use crate::lsn::SUB_BITS;
+use crate::names::TAGS;
+use crate::project::Project;
+use crate::wal::{F_BRANCH, F_KEY};
+use futures_util::TryStreamExt;
+use mongodb::bson::{doc, Document};
+use std::collections::HashMap;
+
+/// Something that holds history older than the retention window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pin {
+    /// `branch` (a fork point), `tag`, or `backup` (a reset's backup branch).
+    pub kind: &'static str,
+    pub name: String,
+    pub lsn: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct GcOutcome {
+    pub records_removed: u64,
+    pub bytes_freed: u64,
+    /// The oldest LSN any allowed read still needs (a pin's, or the window's start).
+    pub oldest_retained_lsn: i64,
+    pub pinned_by: Vec<Pin>,
+    pub dry_run: bool,
+}
+
+impl GcOutcome {
+    pub fn to_document(&self) -> Document {
+        let pins: Vec<Document> = self
+            .pinned_by
+            .iter()
+            .map(|p| doc! {"kind": p.kind, "name": &p.name, "lsn": p.lsn})
+            .collect();
+        doc! {
+            "recordsRemoved": self.records_removed as i64,
+            "bytesFreed": self.bytes_freed as i64,
+            "oldestRetainedLsn": self.oldest_retained_lsn,
+            "pinnedBy": pins,
+            "dryRun": self.dry_run,
+        }
+    }
+}
+
+/// Whether a branch is a reset's backup (named `<branch>-backup-<lsn>[-n]` by default).
+fn is_backup(name: &str) -> bool {
+    name.contains("-backup-")
+}
+
+/// The lowest cut at which an allowed read visits each branch id, and the pins older
+/// than the window.
+async fn needs(p: &Project, earliest: i64) -> Result<(HashMap<i32, i64>, Vec<Pin>)> {
+    let branches: Vec<BranchMeta> = p.branches().find(doc! {}).await?.try_collect().await?;
+    let by_name: HashMap<&str, &BranchMeta> =
+        branches.iter().map(|b| (b.name.as_str(), b)).collect();
+    let chain_of = |name: &str| -> Vec<BranchMeta> {
+        let mut out = Vec::new();
+        let mut cur = by_name.get(name).copied();
+        while let Some(b) = cur {
+            out.push(b.clone());
+            if out.len() > 1000 {
+                break;
+            }
+            cur = b.parent.as_deref().and_then(|n| by_name.get(n).copied());
+        }
+        out
+    };
+    let mut need: HashMap<i32, i64> = HashMap::new();
+    let mut note = |chain: &[BranchMeta], at: i64| {
+        for l in levels(chain, Some(at)) {
+            let cut = l.cut.unwrap_or(at);
+            need.entry(l.id)
+                .and_modify(|n| *n = (*n).min(cut))
+                .or_insert(cut);
+        }
+    };
+    let mut pins = Vec::new();
+    for b in &branches {
+        // Reads of b at any point of the window (the lowest is `earliest`), which also
+        // cover its children's reads of it at their fork points via their own chains.
+        note(&chain_of(&b.name), earliest);
+        if b.parent.is_some() && b.fork_lsn < earliest {
+            pins.push(Pin {
+                kind: if is_backup(&b.name) {
+                    "backup"
+                } else {
+                    "branch"
+                },
+                name: b.name.clone(),
+                lsn: b.fork_lsn,
+            });
+        }
+    }
+    let tags: Vec<Document> =
+        p.db.collection::<Document>(TAGS)
+            .find(doc! {})
+            .await?
+            .try_collect()
+            .await?;
+    for t in tags {
+        let (Ok(name), Ok(branch), Ok(lsn)) =
+            (t.get_str("_id"), t.get_str("branch"), t.get_i64("lsn"))
+        else {
+            continue;
+        };
+        let chain = chain_of(branch);
+        if chain.is_empty() {
+            continue;
+        }
+        note(&chain, lsn.min(earliest));
+        if lsn < earliest {
+            pins.push(Pin {
+                kind: "tag",
+                name: name.to_string(),
+                lsn,
+            });
+        }
+    }
+    pins.sort_by(|a, b| a.lsn.cmp(&b.lsn).then(a.name.cmp(&b.name)));
+    Ok((need, pins))
+}
+
+/// The records of branch `b` that no allowed read needs (see the module comment).
+fn removable(b: i32, need: Option<i64>, newest: i64) -> Document {
+    match need {
+        // A deleted branch: nothing can read it.
+        None => doc! {F_BRANCH: b},
+        Some(n) => {
+            let below = (n << SUB_BITS).min(newest);
+            doc! {F_BRANCH: b, "$or": [
+                {F_KEY: {"$gte": 0, "$lt": below}},
+                // Adoption records (`-K`) of removable records.
+                {F_KEY: {"$lt": 0, "$gt": -below}},
+            ]}
+        }
+    }
+}
+
+impl Project {
+    /// Removes history no read inside the retention window (or at a pinned point) can
+    /// reach. With `dry_run`, only reports what it would remove.
+    pub async fn gc(&self, dry_run: bool) -> Result<GcOutcome> {
+        let earliest = self.earliest_lsn().await?;
+        let (need, pinned_by) = needs(self, earliest).await?;
+        let ids: Vec<i32> = self
+            .wal()
+            .distinct(F_BRANCH, doc! {})
+            .await?
+            .into_iter()
+            .filter_map(|b| b.as_i32().or_else(|| b.as_i64().map(|v| v as i32)))
+            .collect();
+        let mut out = GcOutcome {
+            oldest_retained_lsn: need
+                .values()
+                .copied()
+                .min()
+                .unwrap_or(earliest)
+                .min(earliest),
+            pinned_by,
+            dry_run,
+            ..Default::default()
+        };
+        for b in ids {
+            let newest = self
+                .wal()
+                .find_one(doc! {F_BRANCH: b, F_KEY: {"$gte": 0}})
+                .sort(doc! {F_BRANCH: 1, F_KEY: -1})
+                .projection(doc! {F_KEY: 1})
+                .await?
+                .and_then(|d| d.get_i64(F_KEY).ok())
+                .unwrap_or(0);
+            let filter = removable(b, need.get(&b).copied(), newest);
+            let sized: Vec<Document> = self
+                .wal()
+                .aggregate([
+                    doc! {"$match": filter.clone()},
+                    doc! {"$group": {"_id": null, "n": {"$sum": 1}, "bytes": {"$sum": {"$bsonSize": "$$ROOT"}}}},
+                ])
+                .await?
+                .try_collect()
+                .await?;
+            let Some(s) = sized.first() else { continue };
+            let n = s
+                .get_i32("n")
+                .map(i64::from)
+                .or_else(|_| s.get_i64("n"))
+                .unwrap_or(0);
+            let bytes = s
+                .get_i64("bytes")
+                .or_else(|_| s.get_i32("bytes").map(i64::from))
+                .unwrap_or(0);
+            if n == 0 {
+                continue;
+            }
+            if dry_run {
+                out.records_removed += n as u64;
+            } else {
+                let r = self.wal().delete_many(filter).await?;
+                out.records_removed += r.deleted_count;
+            }
+            out.bytes_freed += bytes as u64;
+        }
+        if !dry_run {
+            metrics::counter!(crate::telemetry::GC_RECORDS_REMOVED_TOTAL)
+                .increment(out.records_removed);
+        }
+        tracing::info!(
+            removed = out.records_removed,
+            bytes = out.bytes_freed,
+            oldest_retained = out.oldest_retained_lsn,
+            pins = out.pinned_by.len(),
+            dry_run,
+            "history collected"
+        );
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removable_keeps_the_newest_record_and_what_cuts_need() {
+        let f = removable(3, Some(10), 50 << SUB_BITS);
+        assert_eq!(
+            f,
+            doc! {"b": 3, "$or": [{"_id": {"$gte": 0, "$lt": 10_i64 << SUB_BITS}}, {"_id": {"$lt": 0, "$gt": -(10_i64 << SUB_BITS)}}]}
+        );
+        // The newest record stays even when it is older than every need.
+        let g = removable(3, Some(10), 4 << SUB_BITS);
+        assert_eq!(
+            g.get_array("$or").unwrap()[0],
+            mongodb::bson::Bson::Document(doc! {"_id": {"$gte": 0, "$lt": 4_i64 << SUB_BITS}})
+        );
+        assert_eq!(removable(9, None, 0), doc! {"b": 9});
+    }
+}
