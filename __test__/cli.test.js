@@ -246,4 +246,12 @@ test('time travel commands: tag, history, diff, preview, reset, branch create --
   const badTag = await cli('tag', 'delete', 'nope')
   assert.strictEqual(badTag.code, 1)
   assert.match(badTag.stderr, /TAG_NOT_FOUND/)
+  // Everything is inside the 7-day window: gc finds nothing to remove, and says so.
+  const gc = await cli('--json', 'gc', '--dry-run')
+  ok(gc)
+  const g = JSON.parse(gc.stdout)
+  assert.deepStrictEqual([g.recordsRemoved, g.dryRun, g.pinnedBy], [0, true, []])
+  const gcText = await cli('gc')
+  ok(gcText)
+  assert.match(gcText.stdout, /^removed 0 WAL records \(0 bytes\)\noldest retained LSN {2}\d+\n$/)
 })

@@ -234,6 +234,20 @@ program
   )
 
 program
+  .command('gc')
+  .description('remove history no read in the retention window, at a fork point or at a tag can reach')
+  .option('--dry-run', 'only report what would be removed')
+  .action((opts, cmd) =>
+    withArgon(cmd, async (argon, o) => {
+      const r = await argon.gc({ dryRun: Boolean(opts.dryRun) })
+      if (o.json) return printJson(r)
+      print(`${r.dryRun ? 'would remove' : 'removed'} ${r.recordsRemoved} WAL records (${r.bytesFreed} bytes)`)
+      print(`oldest retained LSN  ${r.oldestRetainedLsn}`)
+      if (r.pinnedBy.length) print(table(['PINNED BY', 'NAME', 'LSN'], r.pinnedBy.map((p) => [p.kind, p.name, p.lsn])))
+    }),
+  )
+
+program
   .command('diff <from> <to>')
   .description('documents added, changed and removed between two points (branch or branch@point)')
   .option('--details', 'list every changed document')
