@@ -72,16 +72,18 @@ pub fn adoption_record(
     pre_image: Document,
     a: &Adoption,
 ) -> Document {
-    doc! {
-        "_id": adoption_key(superseded_by),
-        "b": MAIN_ID,
-        "c": coll,
-        "k": k.clone(),
-        "op": OP_ADOPT,
-        "d": pre_image,
-        "t": a.at,
-        "a": a.lsn,
-    }
+    let mut r = crate::wal::record(
+        adoption_key(superseded_by),
+        MAIN_ID,
+        coll,
+        k,
+        OP_ADOPT,
+        Some(pre_image),
+        a.at,
+        None,
+    );
+    r.insert("a", a.lsn);
+    r
 }
 
 impl Project {

@@ -9,11 +9,12 @@
 
 use crate::error::ArgonError;
 use crate::names::META;
-use crate::txn::{Reserve, TxResult};
+use crate::txn::TxResult;
 use mongodb::bson::{doc, Document};
 use mongodb::options::ReturnDocument;
 use mongodb::{ClientSession, Database};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 /// Bits of a record key that number documents within one write.
 pub const SUB_BITS: u32 = 20;
@@ -30,45 +31,77 @@ pub fn lsn_of(key: i64) -> i64 {
     key >> SUB_BITS
 }
 
-/// Hands out record keys for one logical write in one transaction attempt: the first
-/// request takes the write's LSN (from its group's reservation, see
-/// `txn::WriteGroups`); later ones continue its sub-index sequence.
-#[derive(Debug, Default)]
-pub struct LsnAlloc {
-    next: Option<i64>,
-    group: Option<Arc<Mutex<Reserve>>>,
+/// The LSNs a write group reserved with one counter update and has not handed out yet
+/// (see `txn::WriteGroups`).
+#[derive(Debug)]
+pub(crate) struct Reserve {
+    db: Database,
+    next: i64,
+    end: i64,
+    /// Writes queued for the group's transaction slot: a reservation covers them too, so a
+    /// full group costs one counter update.
+    waiting: Arc<AtomicUsize>,
 }
 
-impl LsnAlloc {
-    pub(crate) fn in_group(group: Option<Arc<Mutex<Reserve>>>) -> LsnAlloc {
-        LsnAlloc { next: None, group }
+impl Reserve {
+    pub(crate) fn new(db: Database, waiting: Arc<AtomicUsize>) -> Reserve {
+        Reserve {
+            db,
+            next: 1,
+            end: 0,
+            waiting,
+        }
+    }
+
+    /// The group's next LSN, reserving a run of them when none is left.
+    async fn next_lsn(&mut self, s: &mut ClientSession) -> TxResult<i64> {
+        if self.next > self.end {
+            let n = 1 + self.waiting.load(Ordering::Relaxed) as i64;
+            self.end = reserve(&self.db, s, n).await?;
+            self.next = self.end - n + 1;
+        }
+        self.next += 1;
+        Ok(self.next - 1)
+    }
+
+    /// Gives back the LSNs reserved and not handed out, before the group commits (so
+    /// committed LSNs stay gap-free).
+    pub(crate) async fn release_unused(&self, s: &mut ClientSession) -> mongodb::error::Result<()> {
+        let unused = self.end - self.next + 1;
+        if unused <= 0 {
+            return Ok(());
+        }
+        self.db
+            .collection::<Document>(META)
+            .update_one(doc! {"_id": "lsn"}, doc! {"$inc": {"n": -unused}})
+            .session(s)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Hands out record keys for one logical write in one transaction attempt: the first
+/// request takes the write's LSN from its group's reservation; later ones continue its
+/// sub-index sequence.
+#[derive(Debug)]
+pub struct LsnAlloc<'a> {
+    next: Option<i64>,
+    reserve: &'a mut Reserve,
+}
+
+impl<'a> LsnAlloc<'a> {
+    pub(crate) fn new(reserve: &'a mut Reserve) -> LsnAlloc<'a> {
+        LsnAlloc {
+            next: None,
+            reserve,
+        }
     }
 
     /// Reserves `count` consecutive record keys and returns the first.
-    pub async fn take(
-        &mut self,
-        db: &Database,
-        s: &mut ClientSession,
-        count: i64,
-    ) -> TxResult<i64> {
+    pub async fn take(&mut self, s: &mut ClientSession, count: i64) -> TxResult<i64> {
         let base = match self.next {
             Some(n) => n,
-            None => {
-                let lsn = match &self.group {
-                    Some(g) => {
-                        // Only the member holding the group's turn runs, so the lock is
-                        // never contended (and never held across the await).
-                        let want = g.lock().expect("lsn reserve").want();
-                        if let Some(n) = want {
-                            let last = reserve(db, s, n).await?;
-                            g.lock().expect("lsn reserve").refill(last, n);
-                        }
-                        g.lock().expect("lsn reserve").next_lsn()
-                    }
-                    None => reserve(db, s, 1).await?,
-                };
-                lsn << SUB_BITS
-            }
+            None => self.reserve.next_lsn(s).await? << SUB_BITS,
         };
         let used = base & (MAX_DOCS_PER_WRITE - 1);
         if used + count > MAX_DOCS_PER_WRITE {
@@ -96,20 +129,6 @@ pub(crate) async fn reserve(db: &Database, s: &mut ClientSession, n: i64) -> TxR
         .get_i64("n")
         .map_err(|_| ArgonError::Internal("lsn counter is not an int64".into()))?;
     Ok(lsn)
-}
-
-/// Gives back the last `n` reserved LSNs, unused, before the transaction commits (so
-/// committed LSNs stay gap-free).
-pub(crate) async fn release(
-    db: &Database,
-    s: &mut ClientSession,
-    n: i64,
-) -> mongodb::error::Result<()> {
-    db.collection::<Document>(META)
-        .update_one(doc! {"_id": "lsn"}, doc! {"$inc": {"n": -n}})
-        .session(s)
-        .await?;
-    Ok(())
 }
 
 #[cfg(test)]

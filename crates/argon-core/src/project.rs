@@ -43,7 +43,7 @@ pub struct Project {
     /// at a time, and writes that queue meanwhile share one transaction (group commit).
     pub(crate) write_groups: crate::txn::WriteGroups,
     /// Names of the WAL indexes mirroring user indexes that this process made sure of.
-    pub(crate) mirrored: Mutex<std::collections::HashSet<String>>,
+    pub(crate) mirrored: Mutex<crate::wal::Mirrored>,
     /// Adoption points of the collections this process has met (records never change).
     pub(crate) adoptions: Mutex<std::collections::HashMap<String, crate::adopt::Adoption>>,
     /// The background garbage collector (`gcIntervalMs`), when on.
@@ -109,7 +109,7 @@ impl Project {
             earliest_cache: Mutex::new(None),
             write_groups: Default::default(),
             adoptions: Mutex::new(std::collections::HashMap::new()),
-            mirrored: Mutex::new(std::collections::HashSet::new()),
+            mirrored: Mutex::new(Default::default()),
             gc_task: Mutex::new(None),
             capture: Default::default(),
         };

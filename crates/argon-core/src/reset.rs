@@ -48,7 +48,7 @@ pub async fn apply(p: &Project, branch: &str, target: &Point) -> Result<BTreeMap
 async fn compensate(
     p: &Project,
     s: &mut ClientSession,
-    alloc: &mut LsnAlloc,
+    alloc: &mut LsnAlloc<'_>,
     head_levels: &[Level],
     target_levels: &[Level],
     keys: &BTreeMap<String, Vec<Bson>>,

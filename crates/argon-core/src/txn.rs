@@ -2,10 +2,11 @@
 //! (write conflicts) with exponential backoff and jitter from `backon`.
 
 use crate::error::{is_transient, is_unknown_commit, ArgonError};
+use crate::lsn::{LsnAlloc, Reserve};
 use crate::project::Project;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use mongodb::options::{Acknowledgment, ReadConcern, TransactionOptions, WriteConcern};
-use mongodb::{ClientSession, Database};
+use mongodb::ClientSession;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -130,7 +131,7 @@ pub(crate) struct WriteGroups {
 struct OpenGroup {
     id: u64,
     session: ClientSession,
-    lsns: Arc<std::sync::Mutex<Reserve>>,
+    lsns: Reserve,
     members: usize,
     done: tokio::sync::watch::Sender<Option<Settled>>,
 }
@@ -146,44 +147,10 @@ enum Settled {
     Failed(mongodb::error::Error),
 }
 
-/// The LSNs a group reserved with one counter update and has not handed out yet.
-#[derive(Debug)]
-pub(crate) struct Reserve {
-    db: Database,
-    next: i64,
-    end: i64,
-    waiting: Arc<AtomicUsize>,
-}
-
-impl Reserve {
-    /// How many LSNs to reserve when none is left: as many as writes are queued behind
-    /// this one, so a full group costs one counter update. `None` while some are left.
-    pub(crate) fn want(&self) -> Option<i64> {
-        (self.next > self.end).then(|| 1 + self.waiting.load(Ordering::Relaxed) as i64)
-    }
-
-    /// Records a reservation of `n` LSNs ending at `last`.
-    pub(crate) fn refill(&mut self, last: i64, n: i64) {
-        self.next = last - n + 1;
-        self.end = last;
-    }
-
-    pub(crate) fn next_lsn(&mut self) -> i64 {
-        let n = self.next;
-        self.next += 1;
-        n
-    }
-
-    fn unused(&self) -> i64 {
-        (self.end - self.next + 1).max(0)
-    }
-}
-
 /// One member's turn in a group: it holds the group (and its session) while its body runs.
 pub struct Turn<'a> {
     guard: Option<tokio::sync::MutexGuard<'a, Option<OpenGroup>>>,
     groups: &'a WriteGroups,
-    alloc: crate::lsn::LsnAlloc,
 }
 
 impl Drop for Turn<'_> {
@@ -232,34 +199,27 @@ impl WriteGroups {
             *guard = Some(OpenGroup {
                 id: self.next_id.fetch_add(1, Ordering::Relaxed),
                 session,
-                lsns: Arc::new(std::sync::Mutex::new(Reserve {
-                    db: p.db.clone(),
-                    next: 1,
-                    end: 0,
-                    waiting: self.waiting.clone(),
-                })),
+                lsns: Reserve::new(p.db.clone(), self.waiting.clone()),
                 members: 0,
                 done,
             });
         }
-        let lsns = guard.as_ref().map(|g| g.lsns.clone());
         Ok(Turn {
             guard: Some(guard),
             groups: self,
-            alloc: crate::lsn::LsnAlloc::in_group(lsns),
         })
     }
 }
 
 impl Turn<'_> {
     /// The group's session and this member's LSN allocator, for the body.
-    pub fn parts(&mut self) -> (&mut ClientSession, &mut crate::lsn::LsnAlloc) {
+    pub fn parts(&mut self) -> (&mut ClientSession, LsnAlloc<'_>) {
         let g = self
             .guard
             .as_deref_mut()
             .and_then(Option::as_mut)
             .expect("a turn holds an open group");
-        (&mut g.session, &mut self.alloc)
+        (&mut g.session, LsnAlloc::new(&mut g.lsns))
     }
 
     /// Ends this member's turn. `None` means "run the body again"; `Some` is the outcome.
@@ -270,19 +230,20 @@ impl Turn<'_> {
     ) -> Option<crate::Result<T>> {
         let groups = self.groups;
         let mut guard = self.guard.take().expect("a turn holds its guard");
-        let settled = match outcome {
+        let mut g = guard.take().expect("a turn holds an open group");
+        let e = match outcome {
             Ok(v) => {
-                let g = guard.as_mut().expect("open group");
                 let others_queued = groups.waiting.load(Ordering::Relaxed) > 0;
                 let settled = if !runner.solo && others_queued && g.members + 1 < MAX_GROUP {
                     // Hand the transaction on; the last member commits for all.
                     g.members += 1;
-                    let id = g.id;
-                    let mut rx = g.done.subscribe();
+                    let (id, mut rx) = (g.id, g.done.subscribe());
+                    *guard = Some(g);
                     drop(guard);
                     wait_settled(groups, id, &mut rx).await
                 } else {
-                    let g = guard.take().expect("open group");
+                    // Committed while still holding the slot: a group begun meanwhile would
+                    // only conflict on the counter.
                     let settled = settle(g).await;
                     drop(guard);
                     settled
@@ -294,24 +255,21 @@ impl Turn<'_> {
                     Settled::Failed(e) => Some(Err(e.into())),
                 };
             }
-            Err(e) => {
-                let mut g = guard.take().expect("open group");
-                let joined_late = g.members > 0;
-                // The members before this one retry at once: it was not their failure.
-                abort(&mut g, Settled::Retry { conflict: None }).await;
-                drop(guard);
-                (e, joined_late)
-            }
+            Err(e) => e,
         };
-        match settled {
-            (TxErr::Mongo(e), _) if is_transient(&e) => runner.backoff(e).await.map(Err),
+        let joined_late = g.members > 0;
+        // The members before this one retry at once: it was not their failure.
+        abort(g, Settled::Retry { conflict: None }).await;
+        drop(guard);
+        match e {
+            TxErr::Mongo(e) if is_transient(&e) => runner.backoff(e).await.map(Err),
             // Judge the failure again alone, against committed state only.
-            (_, true) if !runner.solo => {
+            _ if joined_late && !runner.solo => {
                 runner.solo = true;
                 None
             }
-            (TxErr::Mongo(e), _) => Some(Err(e.into())),
-            (TxErr::Argon(e), _) => Some(Err(e)),
+            TxErr::Mongo(e) => Some(Err(e.into())),
+            TxErr::Argon(e) => Some(Err(e)),
         }
     }
 }
@@ -348,33 +306,29 @@ async fn wait_settled(
 /// Ends a group: returns the LSNs it reserved but did not use, and commits. Tells every
 /// member how it ended.
 async fn settle(mut g: OpenGroup) -> Settled {
-    let (unused, db) = {
-        let r = g.lsns.lock().expect("lsn reserve");
-        (r.unused(), r.db.clone())
-    };
-    let mut r = Ok(());
-    if unused > 0 {
-        r = crate::lsn::release(&db, &mut g.session, unused).await;
-    }
+    let mut r = g.lsns.release_unused(&mut g.session).await;
     if r.is_ok() {
         r = commit(&mut g.session).await;
     }
-    let s = match r {
-        Ok(()) => Settled::Committed,
-        Err(e) if is_transient(&e) => {
-            let _ = g.session.abort_transaction().await;
-            Settled::Retry { conflict: Some(e) }
+    match r {
+        Ok(()) => {
+            g.done.send_replace(Some(Settled::Committed));
+            Settled::Committed
         }
         Err(e) => {
-            let _ = g.session.abort_transaction().await;
-            Settled::Failed(e)
+            let s = if is_transient(&e) {
+                Settled::Retry { conflict: Some(e) }
+            } else {
+                Settled::Failed(e)
+            };
+            abort(g, s.clone()).await;
+            s
         }
-    };
-    g.done.send_replace(Some(s.clone()));
-    s
+    }
 }
 
-async fn abort(g: &mut OpenGroup, tell: Settled) {
+/// Aborts a group and tells its members how to go on.
+async fn abort(mut g: OpenGroup, tell: Settled) {
     let _ = g.session.abort_transaction().await;
     g.done.send_replace(Some(tell));
 }
@@ -407,7 +361,8 @@ macro_rules! run_txn {
             loop {
                 let mut turn = $p.write_groups.enter($p, runner.solo).await?;
                 let outcome = {
-                    let ($s, $a) = turn.parts();
+                    let ($s, mut alloc) = turn.parts();
+                    let $a = &mut alloc;
                     $body.await
                 };
                 if let Some(r) = turn.finish(outcome, &mut runner).await {

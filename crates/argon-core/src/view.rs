@@ -155,8 +155,14 @@ pub fn parts(levels: &[Level], coll: &str, q: &ViewQuery, separate: bool) -> Vec
             // (`{b,c,_id}`) when no mirror applies. The `$limit` between the stages keeps
             // planners from merging them: the test server picks a plan 30x slower for
             // the combined predicate (26 ms instead of 0.8 ms).
-            let moved = crate::wal::filter_on_prev(&q.filter).filter(|m| !m.is_empty());
-            let (first, mut second) = match id_constraint(&q.filter) {
+            let ids = id_constraint(&q.filter);
+            // The user's filter joins the index stage, moved onto `pd`, unless `_id`s narrow
+            // it; otherwise it is applied to the unwrapped versions.
+            let moved = match ids {
+                Some(_) => None,
+                None => crate::wal::filter_on_prev(&q.filter).filter(|m| !m.is_empty()),
+            };
+            let (first, mut second) = match ids {
                 Some(ids) => (
                     doc! {"b": level.id, "c": coll, "k": ids},
                     doc! {"_id": {"$gt": ck}, "p": {"$lte": ck}},
@@ -176,7 +182,7 @@ pub fn parts(levels: &[Level], coll: &str, q: &ViewQuery, separate: bool) -> Vec
                 doc! {"$match": second},
                 doc! {"$replaceRoot": {"newRoot": format!("${}", crate::wal::F_PREV_DOC)}},
             ];
-            if !q.filter.is_empty() && (moved.is_none() || id_constraint(&q.filter).is_some()) {
+            if moved.is_none() && !q.filter.is_empty() {
                 past.push(doc! {"$match": q.filter.clone()});
             }
             past.extend(excl.iter().cloned());

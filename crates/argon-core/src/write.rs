@@ -380,11 +380,11 @@ async fn insert_rows(
 async fn insert_batch(
     t: &Target<'_>,
     s: &mut ClientSession,
-    alloc: &mut LsnAlloc,
+    alloc: &mut LsnAlloc<'_>,
     batch: &[Document],
 ) -> TxResult<()> {
     let now = DateTime::now();
-    let n0 = alloc.take(&t.p.db, s, batch.len() as i64).await?;
+    let n0 = alloc.take(s, batch.len() as i64).await?;
     insert_rows(t, s, batch, n0, now).await
 }
 
@@ -469,7 +469,7 @@ async fn upsert(
     filter: &Document,
     change: &Change,
     now: DateTime,
-    alloc: &mut LsnAlloc,
+    alloc: &mut LsnAlloc<'_>,
 ) -> TxResult<Document> {
     // Let the server build the upserted document exactly as it would (the `_id` and
     // equality fields taken from the filter, $setOnInsert, operators) in a scratch
@@ -506,7 +506,7 @@ async fn upsert(
         .await?;
     let raw = mongodb::bson::RawDocumentBuf::from_document(&new_doc).map_err(ArgonError::from)?;
     crate::names::check_user_document(&raw)?;
-    let n0 = alloc.take(&t.p.db, s, 1).await?;
+    let n0 = alloc.take(s, 1).await?;
     insert_rows(t, s, std::slice::from_ref(&new_doc), n0, now).await?;
     Ok(new_doc)
 }
@@ -565,7 +565,7 @@ pub(crate) async fn modify_in_txn(
     filter: &Document,
     change: &Change,
     o: &ModifyOpts,
-    alloc: &mut LsnAlloc,
+    alloc: &mut LsnAlloc<'_>,
 ) -> TxResult<ModifyOutcome> {
     let now = DateTime::now();
     let mut out = ModifyOutcome::default();
@@ -590,7 +590,7 @@ pub(crate) async fn modify_in_txn(
         }
         return Ok(out);
     }
-    let n0 = alloc.take(&t.p.db, s, targets.len() as i64).await?;
+    let n0 = alloc.take(s, targets.len() as i64).await?;
     let mut wal = Vec::new();
     let mut afters = Vec::new();
     let mut returned = None;

@@ -8,7 +8,6 @@ use crate::names::{F_LSN, MAIN_ID};
 use crate::project::Project;
 use crate::txn::TxResult;
 use mongodb::bson::{doc, Bson, DateTime, Document, Timestamp};
-use mongodb::options::ReturnDocument;
 use mongodb::ClientSession;
 use std::collections::HashMap;
 
@@ -19,11 +18,10 @@ pub(super) async fn flush(
     pos: Option<Position>,
 ) -> Result<()> {
     let Some(pos) = pos else { return Ok(()) };
-    for ev in group.iter() {
-        if let Some(c) = coll_of(ev) {
-            p.adoption(c).await?;
-            p.mirror_indexes_of(c).await?;
-        }
+    let colls: std::collections::BTreeSet<&str> = group.iter().filter_map(coll_of).collect();
+    for c in colls {
+        p.adoption(c).await?;
+        p.mirror_indexes_of(c).await?;
     }
     let through = group
         .iter()
@@ -51,16 +49,7 @@ async fn capture_group(
     // One LSN per outside write, consecutive, reserved with one counter update (which
     // also marks this transaction as Argon's in the stream).
     let n = evs.len() as i64;
-    let counter = p
-        .meta()
-        .find_one_and_update(doc! {"_id": "lsn"}, doc! {"$inc": {"n": n}})
-        .return_document(ReturnDocument::After)
-        .session(&mut *s)
-        .await?
-        .ok_or_else(|| ArgonError::Internal("lsn counter missing".into()))?;
-    let last = counter
-        .get_i64("n")
-        .map_err(|_| ArgonError::Internal("lsn counter is not an int64".into()))?;
+    let last = crate::lsn::reserve(&p.db, s, n).await?;
     let first = last - n + 1;
     let now = DateTime::now();
     let mut g = Group::load(p, s, evs).await?;

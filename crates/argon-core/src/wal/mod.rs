@@ -15,6 +15,7 @@ use crate::project::Project;
 use mongodb::bson::{doc, Bson, DateTime, Document};
 use mongodb::options::IndexOptions;
 use mongodb::IndexModel;
+use std::collections::HashSet;
 
 /// Field names of a WAL record.
 pub const F_KEY: &str = "_id";
@@ -95,7 +96,7 @@ pub fn filter_on_prev(filter: &Document) -> Option<Document> {
 /// The mirrored WAL index for a user index, when its keys are all ascending/descending
 /// (text, geo, hashed and wildcard indexes are not mirrored; such filters still work,
 /// through the records-after-the-cut range).
-pub fn mirror_model(spec: &Document) -> Option<IndexModel> {
+pub fn mirror_model(spec: &Document) -> Option<(String, IndexModel)> {
     let keys = spec.get_document("key").ok()?;
     if keys.keys().any(|k| k == "_id" || k.contains("$**")) {
         // `_id` filters use the `doc_versions` index (`k`).
@@ -117,32 +118,40 @@ pub fn mirror_model(spec: &Document) -> Option<IndexModel> {
         name.push_str(&format!("{f}_{d}_"));
     }
     mk.insert(F_KEY, 1);
-    let mut opts = IndexOptions::builder().name(name).build();
+    let mut opts = IndexOptions::builder().name(name.clone()).build();
     if let Ok(c) = spec.get_document("collation") {
         opts.collation = mongodb::bson::from_document(c.clone()).ok();
     }
-    Some(IndexModel::builder().keys(mk).options(opts).build())
+    Some((name, IndexModel::builder().keys(mk).options(opts).build()))
+}
+
+/// The WAL mirrors this process has made sure of: by index name, and the collections
+/// whose indexes it has listed.
+#[derive(Debug, Default)]
+pub(crate) struct Mirrored {
+    indexes: HashSet<String>,
+    collections: HashSet<String>,
 }
 
 impl Project {
     /// Mirrors the user indexes `specs` onto the WAL (idempotent; DDL, outside
-    /// transactions). Index builds are remembered so each runs once per process.
+    /// transactions), each once per process.
     pub(crate) async fn mirror_indexes(&self, specs: &[Document]) -> Result<()> {
-        let mut models = Vec::new();
-        for s in specs {
-            if let Some(m) = mirror_model(s) {
-                let name = m
-                    .options
-                    .as_ref()
-                    .and_then(|o| o.name.clone())
-                    .unwrap_or_default();
-                if self.mirrored.lock().expect("mirrored").insert(name) {
-                    models.push(m);
-                }
-            }
-        }
+        let (names, models): (Vec<String>, Vec<IndexModel>) = {
+            let done = self.mirrored.lock().expect("mirrored");
+            specs
+                .iter()
+                .filter_map(mirror_model)
+                .filter(|(name, _)| !done.indexes.contains(name))
+                .unzip()
+        };
         if !models.is_empty() {
             self.wal().create_indexes(models).await?;
+            self.mirrored
+                .lock()
+                .expect("mirrored")
+                .indexes
+                .extend(names);
         }
         Ok(())
     }
@@ -150,13 +159,22 @@ impl Project {
     /// Mirrors the indexes of main's collection `coll` (as the server lists them), once
     /// per process (indexes made later through Argon are mirrored as they are made).
     pub(crate) async fn mirror_indexes_of(&self, coll: &str) -> Result<()> {
-        let seen = format!("collection:{coll}");
-        if self.mirrored.lock().expect("mirrored").contains(&seen) {
+        if self
+            .mirrored
+            .lock()
+            .expect("mirrored")
+            .collections
+            .contains(coll)
+        {
             return Ok(());
         }
         let specs = crate::heads::user_index_specs(self, crate::names::MAIN_ID, coll).await?;
         self.mirror_indexes(&specs).await?;
-        self.mirrored.lock().expect("mirrored").insert(seen);
+        self.mirrored
+            .lock()
+            .expect("mirrored")
+            .collections
+            .insert(coll.to_string());
         Ok(())
     }
 }
@@ -244,7 +262,7 @@ mod tests {
 
     #[test]
     fn mirrors_plain_indexes_only() {
-        let m = mirror_model(&doc! {"key": {"k": 1, "s": -1}, "name": "k_1_s_-1"}).unwrap();
+        let (_, m) = mirror_model(&doc! {"key": {"k": 1, "s": -1}, "name": "k_1_s_-1"}).unwrap();
         assert_eq!(
             m.keys,
             doc! {"b": 1, "c": 1, "pd.k": 1, "pd.s": -1, "_id": 1}
