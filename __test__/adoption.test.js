@@ -4,35 +4,24 @@
  * met it keep their past; writes made by other clients never leak into branches or history.
  * Outside writers are the official driver, in this process or another one.
  */
-const { test, before, after } = require('node:test')
+const { test } = require('node:test')
 const assert = require('node:assert/strict')
-const { MongoClient } = require('mongodb')
 const { Argon } = require('..')
-const { server, freshDb } = require('./helpers')
+const { serverAndDriver, freshDb } = require('./helpers')
 
-let srv
-let raw
-before(async () => {
-  srv = await server()
-  raw = new MongoClient(srv.uri)
-  await raw.connect()
-})
-after(async () => {
-  await raw.close()
-  await srv.stop()
-})
+const env = serverAndDriver()
 
 const code = (c) => (e) => {
   assert.equal(e.code, c, `expected ${c}, got ${e.code}: ${e.message}`)
   return true
 }
 const byId = (c, f = {}) => c.find(f).sort({ _id: 1 }).toArray()
-const open = (database, extra = {}) => Argon.connect(srv.uri, { database, serverSelectionTimeoutMs: 5000, ...extra })
+const open = (database, extra = {}) => Argon.connect(env.srv.uri, { database, serverSelectionTimeoutMs: 5000, ...extra })
 
 /** A database whose `items` collection holds documents written before Argon met it. */
 async function adoptedDb(n = 3) {
   const database = freshDb('adopt')
-  await raw.db(database).collection('items').insertMany(Array.from({ length: n }, (_, i) => ({ _id: i + 1, v: `old${i + 1}`, n: i + 1 })))
+  await env.raw.db(database).collection('items').insertMany(Array.from({ length: n }, (_, i) => ({ _id: i + 1, v: `old${i + 1}`, n: i + 1 })))
   return database
 }
 
@@ -87,7 +76,7 @@ test('case 2: resetting an adopted collection to a tag restores its documents (n
   assert.equal(typeof backupName, 'string')
   assert.deepEqual(await byId(items), before)
   // The user's collection itself holds the documents again (not only Argon's view).
-  const direct = await raw.db(database).collection('items').find({}, { projection: { __argon_lsn: 0 } }).sort({ _id: 1 }).toArray()
+  const direct = await env.raw.db(database).collection('items').find({}, { projection: { __argon_lsn: 0 } }).sort({ _id: 1 }).toArray()
   assert.deepEqual(direct, before)
   // The backup keeps the migrated state.
   const backup = await byId(argon.branch(backupName).collection('items'))
@@ -103,7 +92,7 @@ test('points before a collection was adopted are refused with LSN_OUT_OF_RANGE',
   await argon.branch('main').collection('a').insertOne({ _id: 2 }) // LSN 2
   await argon.close()
   // Another client creates a collection with documents while no Argon process runs.
-  await raw.db(database).collection('late').insertMany([{ _id: 1 }, { _id: 2 }])
+  await env.raw.db(database).collection('late').insertMany([{ _id: 1 }, { _id: 2 }])
   const again = await open(database, { capture: 'off' })
   const main = again.branch('main')
   await assert.rejects(byId(main.at(1).collection('late')), code('LSN_OUT_OF_RANGE'))
@@ -122,7 +111,7 @@ test('case 3: outside writes after a fork reach neither the child nor the past, 
   const items = main.collection('items')
   await items.insertOne({ _id: 'a', v: 1 }) // LSN 1
   const child = await argon.createBranch('child')
-  const other = raw.db(database).collection('items')
+  const other = env.raw.db(database).collection('items')
   await other.insertOne({ _id: 'outside', v: 9 })
   await other.updateOne({ _id: 'a' }, { $set: { v: 2 } })
   // Immediately after the outside writes (no waiting): the child and the past are unchanged.
@@ -150,7 +139,7 @@ test('capture records every kind of outside write with exact versions, adopted d
   const argon = await open(database)
   const main = argon.branch('main')
   const items = main.collection('items')
-  const other = raw.db(database).collection('items')
+  const other = env.raw.db(database).collection('items')
   const L0 = (await argon.timeTravelInfo('main')).latestLsn
   await other.updateOne({ _id: 1 }, { $set: { 'sub.x': 1 }, $inc: { n: 10 } })
   await other.replaceOne({ _id: 2 }, { v: 'replaced' })

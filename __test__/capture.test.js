@@ -5,31 +5,22 @@
  * become WAL history with no gap, no duplicate, in commit order. A standalone server
  * reports capture as unavailable.
  */
-const { test, before, after } = require('node:test')
+const { test, before } = require('node:test')
 const assert = require('node:assert/strict')
 const { spawn } = require('node:child_process')
 const path = require('node:path')
-const { MongoClient } = require('mongodb')
 const { Argon } = require('..')
-const { server, freshDb, eventually } = require('./helpers')
+const { server, serverAndDriver, freshDb, eventually } = require('./helpers')
 
-let srv
-let raw
+const env = serverAndDriver()
 before(async () => {
-  srv = await server()
-  raw = new MongoClient(srv.uri)
-  await raw.connect()
   // A process killed inside a capture transaction leaves it open until the server's
   // transactionLifetimeLimitSeconds (60 s by default); keep the test short.
-  await raw.db('admin').command({ setParameter: 1, transactionLifetimeLimitSeconds: 2 })
-})
-after(async () => {
-  await raw.close()
-  await srv.stop()
+  await env.raw.db('admin').command({ setParameter: 1, transactionLifetimeLimitSeconds: 2 })
 })
 
 function startHolder(database) {
-  const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'capture-holder.js'), srv.uri, database], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'capture-holder.js'), env.srv.uri, database], { stdio: ['ignore', 'pipe', 'pipe'] })
   let err = ''
   child.stderr.on('data', (d) => { err += d })
   const ready = new Promise((resolve, reject) => {
@@ -41,19 +32,19 @@ function startHolder(database) {
 
 /** The captured records of `coll`, in LSN order, as [k, op, d]. */
 async function captured(database, coll = 'items') {
-  const recs = await raw.db(database).collection('__argon.wal').find({ b: 0, c: coll, x: true }).sort({ _id: 1 }).toArray()
+  const recs = await env.raw.db(database).collection('__argon.wal').find({ b: 0, c: coll, x: true }).sort({ _id: 1 }).toArray()
   return recs.map((r) => [r.k, r.op, r.d])
 }
 
 test('a capturing process killed mid-stream is replaced: no gap, no duplicate, commit order kept', { timeout: 120_000 }, async (t) => {
   const database = freshDb('cap')
-  await raw.db(database).createCollection('items')
+  await env.raw.db(database).createCollection('items')
   const a = startHolder(database)
   const b = startHolder(database) // competes for the lease; takes over when A dies
   t.after(() => Promise.all([a.stop(), b.stop()]))
   await a.ready
   await b.ready
-  const other = raw.db(database).collection('items')
+  const other = env.raw.db(database).collection('items')
   const expected = []
   const N = 240
   for (let i = 0; i < N; i++) {
@@ -74,13 +65,13 @@ test('a capturing process killed mid-stream is replaced: no gap, no duplicate, c
   // LSNs are consecutive per outside write; the head rows carry the captured keys.
   const rows = await other.find({}).toArray()
   for (const r of rows) {
-    const last = await raw.db(database).collection('__argon.wal').find({ b: 0, c: 'items', k: r._id }).sort({ _id: -1 }).limit(1).next()
+    const last = await env.raw.db(database).collection('__argon.wal').find({ b: 0, c: 'items', k: r._id }).sort({ _id: -1 }).limit(1).next()
     assert.equal(Number(last._id), Number(r.__argon_lsn), `head row ${r._id} stamped with its newest version`)
   }
   await b.stop()
   // Reading the past through Argon gives the state after each captured write.
-  const argon = await Argon.connect(srv.uri, { database, capture: 'off' })
-  const recs = await raw.db(database).collection('__argon.wal').find({ b: 0, c: 'items', x: true }).sort({ _id: 1 }).toArray()
+  const argon = await Argon.connect(env.srv.uri, { database, capture: 'off' })
+  const recs = await env.raw.db(database).collection('__argon.wal').find({ b: 0, c: 'items', x: true }).sort({ _id: 1 }).toArray()
   const mid = Math.floor(Number(recs[150]._id) / 2 ** 20)
   const state = new Map()
   for (const [k, op, d] of expected.slice(0, 151)) if (op !== 'd') state.set(k, d)
@@ -91,11 +82,11 @@ test('a capturing process killed mid-stream is replaced: no gap, no duplicate, c
 
 test('two processes with capture on: exactly one captures', { timeout: 60_000 }, async () => {
   const database = freshDb('cap')
-  await raw.db(database).createCollection('items')
+  await env.raw.db(database).createCollection('items')
   const procs = [startHolder(database), startHolder(database)]
   try {
     await Promise.all(procs.map((p) => p.ready))
-    const other = raw.db(database).collection('items')
+    const other = env.raw.db(database).collection('items')
     for (let i = 0; i < 50; i++) await other.insertOne({ _id: i })
     const got = await eventually(async () => { const c = await captured(database); return c.length >= 50 ? c : null })
     await new Promise((r) => setTimeout(r, 300))
@@ -130,15 +121,15 @@ test('a standalone server: capture is unavailable, said at connect and in timeTr
 
 test('outside writes made while no Argon process runs are captured when one connects', async () => {
   const database = freshDb('cap')
-  const first = await Argon.connect(srv.uri, { database })
+  const first = await Argon.connect(env.srv.uri, { database })
   const items = first.branch('main').collection('items')
   await items.insertOne({ _id: 1, v: 1 }) // LSN 1
   await first.createBranch('feature')
   await first.close()
-  const other = raw.db(database).collection('items')
+  const other = env.raw.db(database).collection('items')
   await other.updateOne({ _id: 1 }, { $set: { v: 2 } })
   await other.insertOne({ _id: 2, v: 9 })
-  const again = await Argon.connect(srv.uri, { database })
+  const again = await Argon.connect(env.srv.uri, { database })
   // The branch forked before them does not see them; history has them, after LSN 1.
   assert.deepEqual(await again.branch('feature').collection('items').find({}).toArray(), [{ _id: 1, v: 1 }])
   const h = await again.branch('main').collection('items').history(1)
@@ -149,10 +140,10 @@ test('outside writes made while no Argon process runs are captured when one conn
 
 test('a collection first met after capture started gets pre-images: quick outside updates keep exact versions', async () => {
   const database = freshDb('cap')
-  const argon = await Argon.connect(srv.uri, { database })
+  const argon = await Argon.connect(env.srv.uri, { database })
   const fresh = argon.branch('main').collection('fresh') // created after connect, by Argon
   await fresh.insertOne({ _id: 1, v: 0 })
-  const other = raw.db(database).collection('fresh')
+  const other = env.raw.db(database).collection('fresh')
   // Back to back, before capture reads them: without pre-images the first one's version
   // could only be taken from the current document (v: 2).
   await other.updateOne({ _id: 1 }, { $set: { v: 1 } })
@@ -165,7 +156,7 @@ test('a collection first met after capture started gets pre-images: quick outsid
 
 test('close() while capture is inside a transaction returns promptly and leaves no open transaction', { timeout: 120_000 }, async () => {
   const database = freshDb('capclose')
-  const coll = raw.db(database).collection('items')
+  const coll = env.raw.db(database).collection('items')
   await coll.insertOne({ _id: 'seed', n: 0 })
   let stop = false
   let n = 0
@@ -178,7 +169,7 @@ test('close() while capture is inside a transaction returns promptly and leaves 
   })()
   try {
     for (let round = 0; round < 6; round++) {
-      const argon = await Argon.connect(srv.uri, { database, serverSelectionTimeoutMs: 5000 })
+      const argon = await Argon.connect(env.srv.uri, { database, serverSelectionTimeoutMs: 5000 })
       await eventually(async () => (await argon.timeTravelInfo('main')).capture === 'active')
       await new Promise((r) => setTimeout(r, 150 + 40 * round))
       const closed = argon.close().then(() => 'closed')
@@ -190,8 +181,8 @@ test('close() while capture is inside a transaction returns promptly and leaves 
     await writer
   }
   // Nothing the closed processes began is left holding locks: a schema change completes.
-  await raw.db(database).collection('items').createIndex({ n: 1 })
-  const argon = await Argon.connect(srv.uri, { database, serverSelectionTimeoutMs: 5000 })
+  await env.raw.db(database).collection('items').createIndex({ n: 1 })
+  const argon = await Argon.connect(env.srv.uri, { database, serverSelectionTimeoutMs: 5000 })
   const last = (await coll.findOne({ _id: 'seed' })).n
   await eventually(async () => (await argon.branch('main').collection('items').history('seed')).some((h) => h.document && h.document.n === last))
   await argon.close()

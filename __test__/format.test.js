@@ -4,23 +4,12 @@
  * without the superseded version's image) is migrated on connect, and reads at every past
  * point answer exactly as before; a project from a newer argondb is refused clearly.
  */
-const { test, before, after } = require('node:test')
+const { test } = require('node:test')
 const assert = require('node:assert/strict')
-const { MongoClient } = require('mongodb')
 const { Argon } = require('..')
-const { server, connect, freshDb, rng } = require('./helpers')
+const { serverAndDriver, connect, freshDb, rng } = require('./helpers')
 
-let srv
-let raw
-before(async () => {
-  srv = await server()
-  raw = new MongoClient(srv.uri)
-  await raw.connect()
-})
-after(async () => {
-  await raw.close()
-  await srv.stop()
-})
+const env = serverAndDriver()
 
 async function snapshot(argon, points) {
   const out = []
@@ -42,8 +31,8 @@ async function snapshot(argon, points) {
 test('a format-1 project is migrated on connect; past reads are unchanged', { timeout: 120_000 }, async () => {
   const database = freshDb('fmt')
   // An adopted document (written before Argon met the collection).
-  await raw.db(database).collection('items').insertOne({ _id: 'adopted', k: 3, v: 1 })
-  let argon = await connect(srv.uri, database)
+  await env.raw.db(database).collection('items').insertOne({ _id: 'adopted', k: 3, v: 1 })
+  let argon = await connect(env.srv.uri, database)
   const main = argon.branch('main').collection('items')
   await main.createIndex({ k: 1 })
   const r = rng(11)
@@ -69,13 +58,13 @@ test('a format-1 project is migrated on connect; past reads are unchanged', { ti
   await argon.close()
 
   // Turn the project back into format 1.
-  const db = raw.db(database)
+  const db = env.raw.db(database)
   const had = await db.collection('__argon.wal').countDocuments({ pd: { $exists: true } })
   assert.ok(had > 20, 'the history has superseded versions')
   await db.collection('__argon.wal').updateMany({}, { $unset: { pd: '' } })
   await db.collection('__argon.meta').updateOne({ _id: 'format' }, { $set: { version: 1 } })
 
-  argon = await connect(srv.uri, database)
+  argon = await connect(env.srv.uri, database)
   const fmt = await db.collection('__argon.meta').findOne({ _id: 'format' })
   assert.equal(fmt.version, 2)
   assert.equal(fmt.migratedFrom, 1)
@@ -87,10 +76,10 @@ test('a format-1 project is migrated on connect; past reads are unchanged', { ti
 
 test('a project written by a newer argondb is refused with FORMAT_VERSION', async () => {
   const database = freshDb('fmtnew')
-  const argon = await connect(srv.uri, database)
+  const argon = await connect(env.srv.uri, database)
   await argon.close()
-  await raw.db(database).collection('__argon.meta').updateOne({ _id: 'format' }, { $set: { version: 99 } })
-  await assert.rejects(Argon.connect(srv.uri, { database, serverSelectionTimeoutMs: 5000 }), (e) => {
+  await env.raw.db(database).collection('__argon.meta').updateOne({ _id: 'format' }, { $set: { version: 99 } })
+  await assert.rejects(Argon.connect(env.srv.uri, { database, serverSelectionTimeoutMs: 5000 }), (e) => {
     assert.equal(e.code, 'FORMAT_VERSION')
     assert.match(e.message, /newer argondb/)
     return true

@@ -4,28 +4,17 @@
  * retention window, at a fork point or at a tag can reach, and never changes the answer
  * of a read it still allows, on any branch; not even while writers and readers run.
  */
-const { test, before, after } = require('node:test')
+const { test } = require('node:test')
 const assert = require('node:assert/strict')
-const { MongoClient } = require('mongodb')
 const { Argon } = require('..')
-const { server, freshDb, rng, eventually } = require('./helpers')
+const { serverAndDriver, freshDb, rng, eventually } = require('./helpers')
 
 // Long enough that everything after the sleep (writes, reads at every point, gc) runs
 // well inside the window even on a loaded CI machine.
 const RETENTION = 8000
-let srv
-let raw
-before(async () => {
-  srv = await server()
-  raw = new MongoClient(srv.uri)
-  await raw.connect()
-})
-after(async () => {
-  await raw.close()
-  await srv.stop()
-})
+const env = serverAndDriver()
 
-const open = (database, extra = {}) => Argon.connect(srv.uri, { database, serverSelectionTimeoutMs: 5000, retentionMs: RETENTION, ...extra })
+const open = (database, extra = {}) => Argon.connect(env.srv.uri, { database, serverSelectionTimeoutMs: 5000, retentionMs: RETENTION, ...extra })
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 /** Random writes on the live branches, with forks, tags, resets and branch deletions. */
@@ -101,7 +90,7 @@ for (const seed of [1, 2, 3]) {
     await sleep(RETENTION + 300)
     await churn(argon, r, 25, state)
 
-    const wal = raw.db(database).collection('__argon.wal')
+    const wal = env.raw.db(database).collection('__argon.wal')
     const info = await argon.timeTravelInfo('main')
     const beforeGc = await readAll(argon, state.branches, info.earliestLsn, info.latestLsn)
     const count0 = await wal.countDocuments({})
@@ -124,7 +113,7 @@ for (const seed of [1, 2, 3]) {
     // documents whose records were collected keep exact versions.
     const l0 = (await argon.timeTravelInfo('main')).latestLsn
     const untouched = await items.findOne({}, { sort: { _id: 1 } })
-    await raw.db(database).collection('items').updateOne({ _id: untouched._id }, { $set: { outside: true } })
+    await env.raw.db(database).collection('items').updateOne({ _id: untouched._id }, { $set: { outside: true } })
     await eventually(async () => (await argon.timeTravelInfo('main')).latestLsn > l0)
     await items.updateOne({ _id: untouched._id }, { $inc: { v: 1000 } })
     const l1 = (await argon.timeTravelInfo('main')).latestLsn
@@ -158,6 +147,29 @@ test('gc keeps what an old fork and an old tag need, and nothing else of that ti
   assert.deepEqual(await argon.branch('main').at('old-tag').collection('items').find({}).sort({ _id: 1 }).toArray(), tagView)
   // Untagged points before the window stay refused.
   await assert.rejects(argon.branch('main').at(1).collection('items').findOne({}), { code: 'LSN_OUT_OF_RANGE' })
+  await argon.close()
+})
+
+test('an outside write to a document whose records were all collected keeps exact history', { timeout: 60_000 }, async () => {
+  const database = freshDb('gccap')
+  const argon = await open(database)
+  const items = argon.branch('main').collection('items')
+  await items.insertMany([{ _id: 'still', v: 1 }, { _id: 'busy', v: 0 }])
+  for (let i = 0; i < 3; i++) await items.updateOne({ _id: 'busy' }, { $inc: { v: 1 } })
+  await sleep(RETENTION + 300)
+  await items.updateOne({ _id: 'busy' }, { $inc: { v: 1 } })
+  assert.ok((await argon.gc()).recordsRemoved >= 3)
+  // `still`'s only record (its insert) is gone; its head row keeps the stamp.
+  assert.equal(await env.raw.db(database).collection('__argon.wal').countDocuments({ k: 'still' }), 0)
+  const l0 = (await argon.timeTravelInfo('main')).latestLsn
+  await env.raw.db(database).collection('items').updateOne({ _id: 'still' }, { $set: { v: 2 } })
+  await eventually(async () => (await argon.timeTravelInfo('main')).latestLsn > l0)
+  assert.deepEqual(await argon.branch('main').at(l0).collection('items').findOne({ _id: 'still' }), { _id: 'still', v: 1 })
+  assert.deepEqual(await items.findOne({ _id: 'still' }), { _id: 'still', v: 2 })
+  // The captured record names the collected version by the head row's stamp: `still` was
+  // written through Argon, so its history never calls it adopted.
+  const h = await items.history('still')
+  assert.deepEqual(h.map((x) => x.op), ['update'])
   await argon.close()
 })
 
@@ -222,7 +234,7 @@ test('gcIntervalMs collects in the background; gc options are checked', { timeou
   for (let i = 0; i < 10; i++) await items.updateOne({ _id: 1 }, { $inc: { v: 1 } })
   await sleep(RETENTION + 300)
   await items.updateOne({ _id: 1 }, { $inc: { v: 1 } })
-  const wal = raw.db(database).collection('__argon.wal')
+  const wal = env.raw.db(database).collection('__argon.wal')
   await eventually(async () => (await wal.countDocuments({})) <= 3, 15_000)
   assert.deepEqual(await items.findOne({ _id: 1 }), { _id: 1, v: 11 })
   await assert.rejects(argon.gc('yes'), { code: 'INVALID_ARGUMENT' })

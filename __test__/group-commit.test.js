@@ -4,25 +4,14 @@
  * transaction, yet each keeps its own LSN and its own result, LSN order is the order the
  * writes were applied in, and a failing write fails alone.
  */
-const { test, before, after } = require('node:test')
+const { test } = require('node:test')
 const assert = require('node:assert/strict')
-const { MongoClient } = require('mongodb')
-const { server, connect, freshDb, rng } = require('./helpers')
+const { serverAndDriver, connect, freshDb, rng } = require('./helpers')
 
-let srv
-let raw
-before(async () => {
-  srv = await server()
-  raw = new MongoClient(srv.uri)
-  await raw.connect()
-})
-after(async () => {
-  await raw.close()
-  await srv.stop()
-})
+const env = serverAndDriver()
 
 async function committedTxns() {
-  const s = await raw.db('admin').command({ serverStatus: 1 })
+  const s = await env.raw.db('admin').command({ serverStatus: 1 })
   return Number(s.transactions.totalCommitted)
 }
 
@@ -31,7 +20,7 @@ const lsnOf = (key) => Math.floor(Number(key) / SUB_BITS)
 
 test('concurrent writes share transactions; each has its own LSN, and LSN order is apply order', { timeout: 120_000 }, async () => {
   const database = freshDb('group')
-  const argon = await connect(srv.uri, database)
+  const argon = await connect(env.srv.uri, database)
   const c = argon.branch('main').collection('items')
   const DOCS = 8
   await c.insertMany(Array.from({ length: DOCS }, (_, i) => ({ _id: i, n: 0, log: [] })))
@@ -72,7 +61,7 @@ test('concurrent writes share transactions; each has its own LSN, and LSN order 
   assert.ok(txns < writes, `expected grouped commits, got ${txns} transactions for ${writes} writes`)
 
   // The WAL: each LSN in (start, end] holds exactly one write's records.
-  const wal = await raw.db(database).collection('__argon.wal')
+  const wal = await env.raw.db(database).collection('__argon.wal')
     .find({ _id: { $gt: 0 }, c: 'items' }).sort({ _id: 1 }).toArray()
   const byLsn = new Map()
   for (const rec of wal) {
@@ -108,7 +97,7 @@ test('concurrent writes share transactions; each has its own LSN, and LSN order 
 for (const branch of ['main', 'child']) {
   test(`a failing write inside a group fails alone (${branch})`, { timeout: 120_000 }, async () => {
     const database = freshDb('groupfail')
-    const argon = await connect(srv.uri, database)
+    const argon = await connect(env.srv.uri, database)
     await argon.branch('main').collection('items').insertMany(Array.from({ length: 20 }, (_, i) => ({ _id: i, n: 0 })))
     if (branch === 'child') await argon.createBranch('child', { from: 'main' })
     const c = argon.branch(branch).collection('items')

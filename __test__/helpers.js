@@ -19,6 +19,27 @@ async function server(opts = {}) {
   return startServer(opts)
 }
 
+/**
+ * For a test file that also needs the official driver: registers `before`/`after` hooks
+ * that start a server (as `server()` does) and connect a `MongoClient` to it, and close
+ * both at the end. Returns `{ srv, raw }`, filled in once the hooks have run.
+ */
+function serverAndDriver() {
+  const { before, after } = require('node:test')
+  const { MongoClient } = require('mongodb')
+  const env = { srv: null, raw: null }
+  before(async () => {
+    env.srv = await server()
+    env.raw = new MongoClient(env.srv.uri)
+    await env.raw.connect()
+  })
+  after(async () => {
+    await env.raw.close()
+    await env.srv.stop()
+  })
+  return env
+}
+
 async function connect(uri, database = freshDb()) {
   return Argon.connect(uri, { database, serverSelectionTimeoutMs: 5000 })
 }
@@ -46,4 +67,4 @@ async function eventually(fn, ms = 30_000) {
   }
 }
 
-module.exports = { server, connect, freshDb, rng, eventually }
+module.exports = { server, serverAndDriver, connect, freshDb, rng, eventually }

@@ -10,6 +10,7 @@
  */
 const path = require('node:path')
 const readline = require('node:readline')
+const { pick } = require('./fixtures')
 
 async function main() {
   const a = JSON.parse(process.argv[2])
@@ -36,9 +37,7 @@ async function main() {
     const worker = async () => {
       while (k < Number(ops)) {
         const i = k++
-        // the same fixed hash as the harness's `pick`, so runs are repeatable
-        const id = Math.abs(Math.imul(i + 1, 2654435761) ^ Math.imul(s + 7, 40503)) % a.docs
-        await coll.updateOne({ _id: id }, { $inc: { v: 1 } })
+        await coll.updateOne({ _id: pick(i, a.docs, s) }, { $inc: { v: 1 } })
       }
     }
     await Promise.all(Array.from({ length: a.writers }, worker))
