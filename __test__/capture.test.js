@@ -5,19 +5,16 @@
  * become WAL history with no gap, no duplicate, in commit order. A standalone server
  * reports capture as unavailable.
  */
-const { test, before } = require('node:test')
+const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const { spawn } = require('node:child_process')
 const path = require('node:path')
 const { Argon } = require('..')
 const { server, serverAndDriver, freshDb, eventually } = require('./helpers')
 
-const env = serverAndDriver()
-before(async () => {
-  // A process killed inside a capture transaction leaves it open until the server's
-  // transactionLifetimeLimitSeconds (60 s by default); keep the test short.
-  await env.raw.db('admin').command({ setParameter: 1, transactionLifetimeLimitSeconds: 2 })
-})
+// A process killed inside a capture transaction leaves it open until the server's
+// transactionLifetimeLimitSeconds (60 s by default); keep the test short.
+const env = serverAndDriver(({ raw }) => raw.db('admin').command({ setParameter: 1, transactionLifetimeLimitSeconds: 2 }))
 
 function startHolder(database) {
   const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'capture-holder.js'), env.srv.uri, database], { stdio: ['ignore', 'pipe', 'pipe'] })

@@ -22,9 +22,10 @@ async function server(opts = {}) {
 /**
  * For a test file that also needs the official driver: registers `before`/`after` hooks
  * that start a server (as `server()` does) and connect a `MongoClient` to it, and close
- * both at the end. Returns `{ srv, raw }`, filled in once the hooks have run.
+ * both at the end; `setup(env)`, if given, runs once both are up. Returns `{ srv, raw }`,
+ * filled in once the hooks have run.
  */
-function serverAndDriver() {
+function serverAndDriver(setup = async () => {}) {
   const { before, after } = require('node:test')
   const { MongoClient } = require('mongodb')
   const env = { srv: null, raw: null }
@@ -32,6 +33,7 @@ function serverAndDriver() {
     env.srv = await server()
     env.raw = new MongoClient(env.srv.uri)
     await env.raw.connect()
+    await setup(env)
   })
   after(async () => {
     await env.raw.close()
