@@ -54,7 +54,7 @@ impl NativeArgon {
         let a = self.inner.clone();
         let m = a.create_branch(&name, from.as_deref(), at).await.napi()?;
         // A new branch has no writes: its head is its fork point.
-        let info = argon_core::branch_meta::info_document(&m, m.fork_lsn);
+        let info = argon_core::branch::meta::info_document(&m, m.fork_lsn);
         Ok(to_bytes(&info)?.into())
     }
 

@@ -1,16 +1,16 @@
 //! The engine's public façade: `Argon` (a connected project), branch management, and
 //! `Coll` (one collection on one branch, optionally at a past LSN).
 
-use crate::branch_meta::{info_document, levels, BranchMeta, Level};
-use crate::diff::{self, Counts, DiffOutcome, Point};
+use crate::branch::heads;
+use crate::branch::meta::{info_document, levels, BranchMeta, Level};
 use crate::error::{ArgonError, Result};
-use crate::heads;
 use crate::names::{self, head_collection, validate_branch_name, validate_collection_name, MAIN};
 use crate::options::ConnectOptions;
 use crate::project::Project;
 use crate::read::{DocCursor, FindOpts, ReadView};
 use crate::telemetry::OpTimer;
-use crate::timepoint::AtSpec;
+use crate::timetravel::diff::{self, Counts, DiffOutcome, Point};
+use crate::timetravel::timepoint::AtSpec;
 use crate::write::{self, Change, InsertOutcome, ModifyOpts, ModifyOutcome, Target};
 use mongodb::bson::{doc, Bson, DateTime, Document};
 use mongodb::options::ReturnDocument;
@@ -218,7 +218,7 @@ impl Argon {
 
     /// Removes history no read inside the retention window, at a fork point or at a tag
     /// can reach (see `gc.rs`). With `dry_run`, only reports it.
-    pub async fn gc(&self, dry_run: bool) -> Result<crate::gc::GcOutcome> {
+    pub async fn gc(&self, dry_run: bool) -> Result<crate::timetravel::gc::GcOutcome> {
         self.p.check_open()?;
         let t = crate::telemetry::OpTimer::start("gc");
         let r = self.p.gc(dry_run).await;
@@ -413,7 +413,7 @@ impl Argon {
                 }
                 None => None,
             };
-            let changes = crate::reset::apply(&self.p, branch, &target).await?;
+            let changes = crate::timetravel::reset::apply(&self.p, branch, &target).await?;
             tracing::info!(branch, backup = ?backup, "branch reset");
             Ok(ResetOutcome { backup, changes })
         }
@@ -487,7 +487,7 @@ impl Coll {
             None => None,
         };
         let lv = levels(&owned, at);
-        if !crate::view::is_plain(&lv) {
+        if !crate::read::view::is_plain(&lv) {
             // Reads below main's head must not see outside writes the WAL lacks.
             self.p.capture_barrier().await?;
         }

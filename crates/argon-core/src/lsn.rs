@@ -7,15 +7,6 @@
 //! Every writer touches the counter, so transactions commit in LSN order and any LSN at
 //! or below the committed counter value is stable: reads at it never change.
 
-use crate::error::ArgonError;
-use crate::names::META;
-use crate::txn::TxResult;
-use mongodb::bson::{doc, Document};
-use mongodb::options::ReturnDocument;
-use mongodb::{ClientSession, Database};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-
 /// Bits of a record key that number documents within one write.
 pub const SUB_BITS: u32 = 20;
 /// Most documents one logical write may change.
@@ -29,106 +20,6 @@ pub fn cut_key(lsn: i64) -> i64 {
 /// The LSN a record key belongs to.
 pub fn lsn_of(key: i64) -> i64 {
     key >> SUB_BITS
-}
-
-/// The LSNs a write group reserved with one counter update and has not handed out yet
-/// (see `txn::WriteGroups`).
-#[derive(Debug)]
-pub(crate) struct Reserve {
-    db: Database,
-    next: i64,
-    end: i64,
-    /// Writes queued for the group's transaction slot: a reservation covers them too, so a
-    /// full group costs one counter update.
-    waiting: Arc<AtomicUsize>,
-}
-
-impl Reserve {
-    pub(crate) fn new(db: Database, waiting: Arc<AtomicUsize>) -> Reserve {
-        Reserve {
-            db,
-            next: 1,
-            end: 0,
-            waiting,
-        }
-    }
-
-    /// The group's next LSN, reserving a run of them when none is left.
-    async fn next_lsn(&mut self, s: &mut ClientSession) -> TxResult<i64> {
-        if self.next > self.end {
-            let n = 1 + self.waiting.load(Ordering::Relaxed) as i64;
-            self.end = reserve(&self.db, s, n).await?;
-            self.next = self.end - n + 1;
-        }
-        self.next += 1;
-        Ok(self.next - 1)
-    }
-
-    /// Gives back the LSNs reserved and not handed out, before the group commits (so
-    /// committed LSNs stay gap-free).
-    pub(crate) async fn release_unused(&self, s: &mut ClientSession) -> mongodb::error::Result<()> {
-        let unused = self.end - self.next + 1;
-        if unused <= 0 {
-            return Ok(());
-        }
-        self.db
-            .collection::<Document>(META)
-            .update_one(doc! {"_id": "lsn"}, doc! {"$inc": {"n": -unused}})
-            .session(s)
-            .await?;
-        Ok(())
-    }
-}
-
-/// Hands out record keys for one logical write in one transaction attempt: the first
-/// request takes the write's LSN from its group's reservation; later ones continue its
-/// sub-index sequence.
-#[derive(Debug)]
-pub struct LsnAlloc<'a> {
-    next: Option<i64>,
-    reserve: &'a mut Reserve,
-}
-
-impl<'a> LsnAlloc<'a> {
-    pub(crate) fn new(reserve: &'a mut Reserve) -> LsnAlloc<'a> {
-        LsnAlloc {
-            next: None,
-            reserve,
-        }
-    }
-
-    /// Reserves `count` consecutive record keys and returns the first.
-    pub async fn take(&mut self, s: &mut ClientSession, count: i64) -> TxResult<i64> {
-        let base = match self.next {
-            Some(n) => n,
-            None => self.reserve.next_lsn(s).await? << SUB_BITS,
-        };
-        let used = base & (MAX_DOCS_PER_WRITE - 1);
-        if used + count > MAX_DOCS_PER_WRITE {
-            return Err(ArgonError::InvalidArgument(format!(
-                "one write may change at most {MAX_DOCS_PER_WRITE} documents; split it"
-            ))
-            .into());
-        }
-        self.next = Some(base + count);
-        Ok(base)
-    }
-}
-
-/// Reserves the next `n` LSNs; returns the last. This is the first write of every Argon
-/// transaction (capture recognises Argon's own transactions by it).
-pub(crate) async fn reserve(db: &Database, s: &mut ClientSession, n: i64) -> TxResult<i64> {
-    let meta = db.collection::<Document>(META);
-    let d = meta
-        .find_one_and_update(doc! {"_id": "lsn"}, doc! {"$inc": {"n": n}})
-        .return_document(ReturnDocument::After)
-        .session(s)
-        .await?
-        .ok_or_else(|| ArgonError::Internal("lsn counter missing".into()))?;
-    let lsn = d
-        .get_i64("n")
-        .map_err(|_| ArgonError::Internal("lsn counter is not an int64".into()))?;
-    Ok(lsn)
 }
 
 #[cfg(test)]

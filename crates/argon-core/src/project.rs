@@ -1,7 +1,7 @@
 //! A project: one MongoDB database holding user collections plus Argon's reserved ones.
 //! Connects, checks the deployment, initialises metadata, and caches branch metadata.
 
-use crate::branch_meta::BranchMeta;
+use crate::branch::meta::BranchMeta;
 use crate::error::{ArgonError, Result};
 use crate::names::{self, BRANCHES, META, WAL};
 use crate::options::ConnectOptions;
@@ -32,7 +32,7 @@ pub struct Project {
     cache_ttl: Duration,
     branch_cache: Mutex<LruCache<String, (Instant, Arc<BranchMeta>)>>,
     /// Head collections known to exist (with indexes copied), keyed by (branch id, coll).
-    pub(crate) known_heads: Mutex<LruCache<(i32, String), Vec<crate::heads::UniqueIndex>>>,
+    pub(crate) known_heads: Mutex<LruCache<(i32, String), Vec<crate::branch::heads::UniqueIndex>>>,
     closed: AtomicBool,
     /// Highest committed LSN seen (committed LSNs only grow, so a point at or below it
     /// needs no query).
@@ -41,7 +41,7 @@ pub struct Project {
     pub(crate) earliest_cache: Mutex<Option<(Instant, i64)>>,
     /// This process's write transactions: they all touch the LSN counter, so they run one
     /// at a time, and writes that queue meanwhile share one transaction (group commit).
-    pub(crate) write_groups: crate::txn::WriteGroups,
+    pub(crate) write_groups: crate::write::txn::WriteGroups,
     /// Names of the WAL indexes mirroring user indexes that this process made sure of.
     pub(crate) mirrored: Mutex<crate::wal::Mirrored>,
     /// Adoption points of the collections this process has met (records never change).

@@ -6,7 +6,7 @@ use crate::adopt::{adoption_key, adoption_record};
 use crate::error::{ArgonError, Result};
 use crate::names::{F_LSN, MAIN_ID};
 use crate::project::Project;
-use crate::txn::TxResult;
+use crate::write::txn::TxResult;
 use mongodb::bson::{doc, Bson, DateTime, Document, Timestamp};
 use mongodb::ClientSession;
 use std::collections::HashMap;
@@ -49,7 +49,7 @@ async fn capture_group(
     // One LSN per outside write, consecutive, reserved with one counter update (which
     // also marks this transaction as Argon's in the stream).
     let n = evs.len() as i64;
-    let last = crate::lsn::reserve(&p.db, s, n).await?;
+    let last = crate::write::alloc::reserve(&p.db, s, n).await?;
     let first = last - n + 1;
     let now = DateTime::now();
     let mut g = Group::load(p, s, evs).await?;

@@ -2,8 +2,8 @@
 //! (write conflicts) with exponential backoff and jitter from `backon`.
 
 use crate::error::{is_transient, is_unknown_commit, ArgonError};
-use crate::lsn::{LsnAlloc, Reserve};
 use crate::project::Project;
+use crate::write::alloc::{LsnAlloc, Reserve};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use mongodb::options::{Acknowledgment, ReadConcern, TransactionOptions, WriteConcern};
 use mongodb::ClientSession;
@@ -357,7 +357,7 @@ macro_rules! in_txn_solo {
 macro_rules! run_txn {
     ($p:expr, $solo:expr, |$s:ident, $a:ident| $body:expr) => {{
         async {
-            let mut runner = $crate::txn::Runner::new($p, $solo)?;
+            let mut runner = $crate::write::txn::Runner::new($p, $solo)?;
             loop {
                 let mut turn = $p.write_groups.enter($p, runner.solo).await?;
                 let outcome = {

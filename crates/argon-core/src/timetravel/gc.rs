@@ -11,7 +11,7 @@
 //! (its head LSN) and every record of the earliest readable LSN (time → LSN lookups at the
 //! start of the window resolve to it). Records of deleted branches are removed whole.
 
-use crate::branch_meta::{levels, BranchMeta};
+use crate::branch::meta::{levels, BranchMeta};
 use crate::error::Result;
 use crate::lsn::SUB_BITS;
 use crate::names::TAGS;

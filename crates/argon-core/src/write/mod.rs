@@ -4,17 +4,20 @@
 //! the WAL while closing each document's previous version. Commit makes all of it visible
 //! at once; a crash before commit leaves nothing.
 
-use crate::branch_meta::Level;
+pub(crate) mod alloc;
+pub mod txn;
+
+use crate::branch::heads::UniqueIndex;
+use crate::branch::meta::Level;
 use crate::error::{ArgonError, Result};
-use crate::heads::UniqueIndex;
-use crate::lsn::LsnAlloc;
 use crate::names::{
     head_collection, strip_reserved, F_DEL, F_FIRST, F_LSN, F_SRC, MAIN_ID, SCRATCH,
 };
 use crate::project::Project;
-use crate::sort::{get_path, has_path, sort_documents};
-use crate::txn::TxResult;
-use crate::view::{self, ViewQuery};
+use crate::read::sort::{get_path, has_path, sort_documents};
+use crate::read::view::{self, ViewQuery};
+use crate::write::alloc::LsnAlloc;
+use crate::write::txn::TxResult;
 use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime, Document};
 use mongodb::options::{ReturnDocument, UpdateModifications};
 use mongodb::{ClientSession, Collection};

@@ -5,7 +5,7 @@
 //! inside `$unionWith` sub-pipelines (the test server scans the whole collection).
 
 use crate::error::Result;
-use crate::sort::compare_by;
+use crate::read::sort::compare_by;
 use futures_util::future::try_join_all;
 use mongodb::bson::{Document, RawDocumentBuf};
 use mongodb::{Cursor, Database};

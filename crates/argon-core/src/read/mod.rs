@@ -2,14 +2,18 @@
 //! `find`); every other view runs the one aggregation built by `view::plan`. Results
 //! stream as raw BSON; nothing is materialised in memory beyond a driver batch.
 
-use crate::branch_meta::Level;
+pub mod merge;
+pub mod sort;
+pub mod view;
+
+use crate::branch::meta::Level;
 use crate::error::{ArgonError, Result};
-use crate::merge::Merged;
 use crate::names::F_LSN;
 use crate::project::Project;
-use crate::view::{self, ViewQuery};
+use merge::Merged;
 use mongodb::bson::{doc, Bson, Document, RawDocumentBuf};
 use mongodb::Cursor;
+use view::ViewQuery;
 
 /// find() options, as the driver names them.
 #[derive(Debug, Clone, Default)]

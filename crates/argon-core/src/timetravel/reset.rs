@@ -5,14 +5,14 @@
 //! just before the reset) keeps the pre-reset state reachable. Children of the branch
 //! never see the reset, because their fork LSN is below its records.
 
-use crate::branch_meta::{levels, BranchMeta, Level};
-use crate::diff::{changed_keys, resolve_levels, Counts, Point};
+use crate::branch::heads;
+use crate::branch::meta::{levels, BranchMeta, Level};
 use crate::error::Result;
-use crate::heads;
-use crate::lsn::LsnAlloc;
 use crate::project::Project;
-use crate::txn::TxResult;
-use crate::view::ViewQuery;
+use crate::read::view::ViewQuery;
+use crate::timetravel::diff::{changed_keys, resolve_levels, Counts, Point};
+use crate::write::alloc::LsnAlloc;
+use crate::write::txn::TxResult;
 use crate::write::{modify_in_txn, view_in_txn, Change, ModifyOpts, Target};
 use mongodb::bson::{doc, Bson};
 use mongodb::ClientSession;

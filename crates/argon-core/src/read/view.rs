@@ -4,7 +4,7 @@
 //! No part ever replays the WAL: live rows come from head collections, superseded rows
 //! from the images WAL records keep of the versions they superseded (`p <= L < _id`).
 
-use crate::branch_meta::Level;
+use crate::branch::meta::Level;
 use crate::lsn::cut_key;
 use crate::names::{head_collection, F_DEL, F_EXCL, F_FIRST, F_LSN, F_SRC, MAIN_ID, WAL};
 use mongodb::bson::{doc, Bson, Document};

@@ -2,12 +2,12 @@
 //! WAL records that separate the two points, so the cost follows what changed between
 //! them, never the size of the data. Used by `diff`, `restorePreview` and `resetBranch`.
 
-use crate::branch_meta::{levels, BranchMeta, Level};
+use crate::branch::meta::{levels, BranchMeta, Level};
 use crate::error::Result;
 use crate::lsn::cut_key;
 use crate::project::Project;
 use crate::read::{FindOpts, ReadView};
-use crate::timepoint::AtSpec;
+use crate::timetravel::timepoint::AtSpec;
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document};
 use std::collections::{BTreeMap, HashMap};
