@@ -277,7 +277,12 @@ impl NativeCollection {
     ) -> napi::Result<Buffer> {
         let d = doc(&id)?;
         let id = d.get("id").cloned().unwrap_or(Bson::Null);
-        docs_reply(self.inner.history(id, limit as i64, before).await.napi()?)
+        docs_reply(
+            self.inner
+                .history(id, limit as i64, before.map(argon_core::lsn::Lsn))
+                .await
+                .napi()?,
+        )
     }
 
     #[napi(catch_unwind)]

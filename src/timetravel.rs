@@ -60,7 +60,13 @@ impl NativeArgon {
     #[napi(catch_unwind)]
     pub async fn tag(&self, name: String, branch: String, at: Option<Buffer>) -> napi::Result<f64> {
         let at = at_spec(at.as_deref())?;
-        Ok(self.inner.clone().tag(&name, &branch, at).await.napi()? as f64)
+        Ok(self
+            .inner
+            .clone()
+            .tag(&name, &branch, at)
+            .await
+            .napi()?
+            .get() as f64)
     }
 
     /// `{ v: [{_id, branch, lsn, createdAt}] }`
@@ -130,7 +136,7 @@ impl NativeArgon {
         let docs = self
             .inner
             .clone()
-            .diff_chunk(&a, &b, snapshot, &coll, &keys)
+            .diff_chunk(&a, &b, argon_core::lsn::Lsn(snapshot), &coll, &keys)
             .await
             .napi()?;
         docs_reply(docs)

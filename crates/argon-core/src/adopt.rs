@@ -16,6 +16,7 @@
 //! `LSN_OUT_OF_RANGE`: Argon does not invent their history.
 
 use crate::error::{ArgonError, Result};
+use crate::lsn::{Lsn, RecordKey};
 use crate::names::{is_user_collection, ADOPTED, F_LSN, MAIN_ID};
 use crate::project::Project;
 use mongodb::bson::{doc, Bson, DateTime, Document};
@@ -27,7 +28,7 @@ pub const OP_ADOPT: &str = "a";
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Adoption {
     /// The committed LSN when Argon first met the collection.
-    pub lsn: i64,
+    pub lsn: Lsn,
     /// Whether it held documents Argon had not written (only then are earlier points
     /// refused).
     pub had_docs: bool,
@@ -38,7 +39,7 @@ pub struct Adoption {
 impl Adoption {
     fn from_doc(d: &Document) -> Adoption {
         Adoption {
-            lsn: d.get_i64("lsn").unwrap_or(0),
+            lsn: Lsn(d.get_i64("lsn").unwrap_or(0)),
             had_docs: d.get_bool("hadDocs").unwrap_or(false),
             at: d
                 .get_datetime("at")
@@ -48,7 +49,7 @@ impl Adoption {
     }
 
     /// Refuses a read of this collection at `lsn` when it lies before the adoption.
-    pub fn check(&self, coll: &str, lsn: i64) -> Result<()> {
+    pub fn check(&self, coll: &str, lsn: Lsn) -> Result<()> {
         if self.had_docs && lsn < self.lsn {
             return Err(ArgonError::LsnOutOfRange(format!(
                 "LSN {lsn} is before collection {coll:?} was adopted (LSN {}): Argon has no history of its documents before that point",
@@ -60,15 +61,15 @@ impl Adoption {
 }
 
 /// The key of the adoption record superseded by the record with key `key`.
-pub fn adoption_key(key: i64) -> i64 {
-    -key
+pub fn adoption_key(key: RecordKey) -> RecordKey {
+    RecordKey(-key.get())
 }
 
 /// The adoption record of document `k`: its pre-image, as Argon first met it.
 pub fn adoption_record(
     coll: &str,
     k: &Bson,
-    superseded_by: i64,
+    superseded_by: RecordKey,
     pre_image: Document,
     a: &Adoption,
 ) -> Document {
@@ -82,7 +83,7 @@ pub fn adoption_record(
         a.at,
         None,
     );
-    r.insert("a", a.lsn);
+    r.insert(crate::wal::F_ADOPTED_AT, a.lsn);
     r
 }
 
@@ -125,7 +126,7 @@ impl Project {
         if found.had_docs {
             tracing::info!(
                 collection = coll,
-                lsn = found.lsn,
+                lsn = found.lsn.get(),
                 "adopted existing documents"
             );
         }
@@ -168,7 +169,7 @@ impl Project {
         }
         let written = self
             .wal()
-            .find_one(doc! {"b": MAIN_ID, "c": coll})
+            .find_one(crate::wal::query::of_collection(MAIN_ID, coll))
             .projection(doc! {"_id": 1})
             .await?;
         Ok(written.is_none())
@@ -192,7 +193,7 @@ impl Project {
 
     /// Refuses a project-wide point (a fork, a reset target, a diff side) that lies before
     /// the adoption of any collection that held documents then.
-    pub async fn check_adopted_point(&self, lsn: i64) -> Result<()> {
+    pub async fn check_adopted_point(&self, lsn: Lsn) -> Result<()> {
         let later = self
             .db
             .collection::<Document>(ADOPTED)

@@ -3,7 +3,9 @@
 
 use crate::branch::heads;
 use crate::branch::meta::{info_document, levels, BranchMeta, Level};
+use crate::branch::BranchId;
 use crate::error::{ArgonError, Result};
+use crate::lsn::Lsn;
 use crate::names::{self, head_collection, validate_branch_name, validate_collection_name, MAIN};
 use crate::options::ConnectOptions;
 use crate::project::Project;
@@ -11,6 +13,7 @@ use crate::read::{DocCursor, FindOpts, ReadView};
 use crate::telemetry::OpTimer;
 use crate::timetravel::diff::{self, Counts, DiffOutcome, Point};
 use crate::timetravel::timepoint::AtSpec;
+use crate::wal::query;
 use crate::write::{self, Change, InsertOutcome, ModifyOpts, ModifyOutcome, Target};
 use mongodb::bson::{doc, Bson, DateTime, Document};
 use mongodb::options::ReturnDocument;
@@ -102,8 +105,10 @@ impl Argon {
             .ok_or_else(|| ArgonError::Internal("branch sequence missing".into()))?;
         let meta = BranchMeta {
             name: name.to_string(),
-            id: i32::try_from(seq)
-                .map_err(|_| ArgonError::Internal("branch ids exhausted".into()))?,
+            id: BranchId(
+                i32::try_from(seq)
+                    .map_err(|_| ArgonError::Internal("branch ids exhausted".into()))?,
+            ),
             parent: Some(parent.name.clone()),
             parent_id: Some(parent.id),
             fork_lsn,
@@ -119,7 +124,7 @@ impl Argon {
         }
         self.p.forget_branch(name);
         metrics::counter!(crate::telemetry::BRANCHES_CREATED_TOTAL).increment(1);
-        tracing::info!(branch = name, from = %from, fork_lsn, "branch created");
+        tracing::info!(branch = name, from = %from, fork_lsn = fork_lsn.get(), "branch created");
         Ok(meta)
     }
 
@@ -200,7 +205,7 @@ impl Argon {
                 heads::forget(&self.p, m.id, user_coll);
             }
         }
-        self.p.wal().delete_many(doc! {"b": m.id}).await?;
+        self.p.wal().delete_many(query::of_branch(m.id)).await?;
         tracing::info!(branch = name, "branch deleted");
         Ok(())
     }
@@ -227,7 +232,7 @@ impl Argon {
     }
 
     /// Names a point: `branch` as of `at` (default: now). Returns the tag's LSN.
-    pub async fn tag(&self, name: &str, branch: &str, at: Option<AtSpec>) -> Result<i64> {
+    pub async fn tag(&self, name: &str, branch: &str, at: Option<AtSpec>) -> Result<Lsn> {
         validate_branch_name(name).map_err(|_| {
             ArgonError::InvalidArgument(format!(
                 "invalid tag name {name:?} (tags follow branch-name rules)"
@@ -297,22 +302,22 @@ impl Argon {
         self.p.capture_barrier().await?;
         let earliest = self.p.earliest_lsn().await?;
         let latest = self.p.committed_lsn().await?;
-        let time_of = |lsn: i64| {
+        let time_of = |lsn: Lsn| {
             let wal = self.p.wal();
             async move {
                 Ok::<_, ArgonError>(
-                    wal.find_one(doc! {"_id": {"$lte": crate::lsn::cut_key(lsn), "$gte": 0}})
-                        .sort(doc! {"_id": -1})
-                        .projection(doc! {"t": 1})
+                    wal.find_one(query::at_or_before(lsn))
+                        .sort(query::newest_first())
+                        .projection(doc! {crate::wal::F_TIME: 1})
                         .await?
-                        .and_then(|d| d.get_datetime("t").ok().copied()),
+                        .and_then(|d| d.get_datetime(crate::wal::F_TIME).ok().copied()),
                 )
             }
         };
         let entries = self
             .p
             .wal()
-            .count_documents(doc! {"b": m.id, "_id": {"$gt": crate::lsn::cut_key(earliest)}})
+            .count_documents(query::after_cut(m.id, None, earliest))
             .await?;
         Ok(doc! {
             "earliestLsn": earliest,
@@ -344,7 +349,7 @@ impl Argon {
         &self,
         a: &Point,
         b: &Point,
-        snapshot: i64,
+        snapshot: Lsn,
         coll: &str,
         keys: &[Bson],
     ) -> Result<Vec<Document>> {
@@ -473,7 +478,7 @@ impl Coll {
         &self.name
     }
 
-    async fn chain_levels(&self) -> Result<(Vec<Level>, Vec<i32>)> {
+    async fn chain_levels(&self) -> Result<(Vec<Level>, Vec<BranchId>)> {
         self.p.check_open()?;
         let chain = self.p.chain(&self.branch).await?;
         let owned: Vec<BranchMeta> = chain.iter().map(|b| (**b).clone()).collect();
@@ -700,7 +705,7 @@ impl Coll {
         &self,
         id: Bson,
         limit: i64,
-        before: Option<i64>,
+        before: Option<Lsn>,
     ) -> Result<Vec<Document>> {
         use futures_util::TryStreamExt;
         let levels = self.view().await?;
@@ -709,15 +714,12 @@ impl Coll {
         for l in &levels {
             let mut range = Document::new();
             if let Some(c) = l.cut {
-                range.insert("$lte", crate::lsn::cut_key(c));
+                range.insert("$lte", c.cut_key());
             }
             if let Some(b) = before {
-                range.insert("$lt", b << crate::lsn::SUB_BITS);
+                range.insert("$lt", b.first_key());
             }
-            let mut filter = doc! {"b": l.id, "c": &self.name, "k": id.clone()};
-            if !range.is_empty() {
-                filter.insert("_id", range);
-            }
+            let filter = query::versions(l.id, &self.name, id.clone(), Some(range));
             let remaining = limit - out.len() as i64;
             if remaining <= 0 {
                 break;
@@ -726,7 +728,7 @@ impl Coll {
                 .p
                 .wal()
                 .find(filter)
-                .sort(doc! {"b": 1, "c": 1, "k": 1, "_id": -1})
+                .sort(query::versions_sort())
                 .limit(remaining)
                 .await?
                 .try_collect()
@@ -739,21 +741,21 @@ impl Coll {
                     out.push(doc! {"lsn": a.lsn, "time": a.at, "op": "adopted", "document": d});
                 }
             }
-            for r in recs {
-                let op = match r.get_str("op").unwrap_or("") {
-                    "i" => "insert",
-                    "u" => "update",
-                    "r" => "replace",
-                    "d" => "delete",
+            for r in &recs {
+                let v = query::version_of(r);
+                let op = match v.op {
+                    crate::wal::OP_INSERT => "insert",
+                    crate::wal::OP_UPDATE => "update",
+                    crate::wal::OP_REPLACE => "replace",
+                    crate::wal::OP_DELETE => "delete",
                     crate::adopt::OP_ADOPT => "adopted",
                     other => other,
                 };
-                let key = r.get_i64("_id").unwrap_or(0);
                 out.push(doc! {
-                    "lsn": if key < 0 { r.get_i64("a").unwrap_or(0) } else { crate::lsn::lsn_of(key) },
-                    "time": r.get("t").cloned().unwrap_or(Bson::Null),
+                    "lsn": v.lsn,
+                    "time": v.time,
                     "op": op,
-                    "document": r.get("d").cloned().unwrap_or(Bson::Null),
+                    "document": v.doc,
                 });
             }
         }

@@ -31,7 +31,7 @@ pub const F_PREV: &str = "__argon_prev";
 /// The name of the branch every project starts with.
 pub const MAIN: &str = "main";
 /// Internal id of `main`.
-pub const MAIN_ID: i32 = 0;
+pub const MAIN_ID: crate::branch::BranchId = crate::branch::BranchId::MAIN;
 
 pub const MAX_BRANCH_NAME: usize = 100;
 pub const MAX_BSON_SIZE: usize = 16 * 1024 * 1024;
@@ -43,7 +43,7 @@ pub fn is_user_collection(name: &str) -> bool {
 
 /// The collection that holds a branch's own current rows of user collection `coll`.
 /// For `main` that is the user's collection itself.
-pub fn head_collection(branch_id: i32, coll: &str) -> String {
+pub fn head_collection(branch_id: crate::branch::BranchId, coll: &str) -> String {
     if branch_id == MAIN_ID {
         coll.to_string()
     } else {

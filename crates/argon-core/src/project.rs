@@ -2,12 +2,14 @@
 //! Connects, checks the deployment, initialises metadata, and caches branch metadata.
 
 use crate::branch::meta::BranchMeta;
+use crate::branch::BranchId;
 use crate::error::{ArgonError, Result};
+use crate::lsn::{Lsn, RecordKey};
 use crate::names::{self, BRANCHES, META, WAL};
 use crate::options::ConnectOptions;
 use lru::LruCache;
 use mongodb::bson::{doc, DateTime, Document};
-use mongodb::options::{ClientOptions, IndexOptions};
+use mongodb::options::ClientOptions;
 use mongodb::{Client, Collection, Database, IndexModel};
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,13 +34,14 @@ pub struct Project {
     cache_ttl: Duration,
     branch_cache: Mutex<LruCache<String, (Instant, Arc<BranchMeta>)>>,
     /// Head collections known to exist (with indexes copied), keyed by (branch id, coll).
-    pub(crate) known_heads: Mutex<LruCache<(i32, String), Vec<crate::branch::heads::UniqueIndex>>>,
+    pub(crate) known_heads:
+        Mutex<LruCache<(BranchId, String), Vec<crate::branch::heads::UniqueIndex>>>,
     closed: AtomicBool,
     /// Highest committed LSN seen (committed LSNs only grow, so a point at or below it
     /// needs no query).
     pub(crate) seen_lsn: std::sync::atomic::AtomicI64,
     /// The retention boundary, cached briefly: (when computed, earliest LSN).
-    pub(crate) earliest_cache: Mutex<Option<(Instant, i64)>>,
+    pub(crate) earliest_cache: Mutex<Option<(Instant, Lsn)>>,
     /// This process's write transactions: they all touch the LSN counter, so they run one
     /// at a time, and writes that queue meanwhile share one transaction (group commit).
     pub(crate) write_groups: crate::write::txn::WriteGroups,
@@ -186,21 +189,7 @@ impl Project {
             .map(|_| ())
             .or_else(ignore_dup)?;
         let wal: Collection<Document> = self.db.collection(WAL);
-        let idx = |keys: Document, name: &str| {
-            IndexModel::builder()
-                .keys(keys)
-                .options(IndexOptions::builder().name(name.to_string()).build())
-                .build()
-        };
-        wal.create_indexes([
-            idx(doc! {"b": 1, "c": 1, "k": 1, "_id": -1}, "doc_versions"),
-            // Records after a cut (then `p <= cut`): reads near the head and child reads
-            // of a parent at its fork scan only what was written after the cut.
-            idx(doc! {"b": 1, "c": 1, "_id": 1, "p": 1}, "after_cut"),
-            idx(doc! {"b": 1, "_id": -1}, "branch_head"),
-            idx(doc! {"t": 1, "_id": 1}, "by_time"),
-        ])
-        .await?;
+        wal.create_indexes(crate::wal::query::indexes()).await?;
         let parent_idx = IndexModel::builder().keys(doc! {"parent": 1}).build();
         branches.create_index(parent_idx).await?;
         if migrate {
@@ -287,7 +276,7 @@ impl Project {
     }
 
     /// The newest committed LSN of the project.
-    pub async fn committed_lsn(&self) -> Result<i64> {
+    pub async fn committed_lsn(&self) -> Result<Lsn> {
         let d = self
             .meta()
             .find_one(doc! {"_id": "lsn"})
@@ -295,20 +284,21 @@ impl Project {
             .ok_or_else(|| ArgonError::Internal("lsn counter missing".into()))?;
         let n = d.get_i64("n").unwrap_or(0);
         self.seen_lsn.fetch_max(n, Ordering::AcqRel);
-        Ok(n)
+        Ok(Lsn(n))
     }
 
     /// LSN of the newest write on a branch itself (its fork LSN when it has none).
-    pub async fn head_lsn(&self, meta: &BranchMeta) -> Result<i64> {
+    pub async fn head_lsn(&self, meta: &BranchMeta) -> Result<Lsn> {
+        use crate::wal::{query, F_KEY};
         let last = self
             .wal()
-            .find_one(doc! {"b": meta.id})
-            .sort(doc! {"b": 1, "_id": -1})
-            .projection(doc! {"_id": 1})
+            .find_one(query::of_branch(meta.id))
+            .sort(query::newest_of_branch_sort())
+            .projection(doc! {F_KEY: 1})
             .await?;
         Ok(last
-            .and_then(|d| d.get_i64("_id").ok())
-            .map(crate::lsn::lsn_of)
+            .and_then(|d| d.get_i64(F_KEY).ok())
+            .map(|k| RecordKey(k).lsn())
             .unwrap_or(meta.fork_lsn)
             .max(meta.fork_lsn))
     }

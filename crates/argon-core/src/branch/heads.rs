@@ -2,6 +2,7 @@
 //! with the parent's indexes copied (unique ones restricted to live rows so tombstones
 //! never collide), and the unique-index list the write path checks against ancestors.
 
+use crate::branch::BranchId;
 use crate::error::Result;
 use crate::names::{head_collection, F_LSN, MAIN_ID};
 use crate::project::Project;
@@ -19,7 +20,11 @@ pub struct UniqueIndex {
 }
 
 /// Index specs of a collection as users see them (Argon's own partial clause removed).
-pub async fn user_index_specs(p: &Project, branch_id: i32, coll: &str) -> Result<Vec<Document>> {
+pub async fn user_index_specs(
+    p: &Project,
+    branch_id: BranchId,
+    coll: &str,
+) -> Result<Vec<Document>> {
     let c =
         p.db.collection::<Document>(&head_collection(branch_id, coll));
     let specs: Vec<Document> = match c.list_indexes().await {
@@ -85,7 +90,11 @@ fn unwrap_live_clause(mut spec: Document) -> Document {
 
 /// Where a branch's effective index list comes from: its own head collection once it
 /// exists, else the nearest ancestor's.
-pub async fn effective_specs(p: &Project, chain_ids: &[i32], coll: &str) -> Result<Vec<Document>> {
+pub async fn effective_specs(
+    p: &Project,
+    chain_ids: &[BranchId],
+    coll: &str,
+) -> Result<Vec<Document>> {
     for id in chain_ids {
         if *id == MAIN_ID || head_exists(p, *id, coll).await? {
             return user_index_specs(p, *id, coll).await;
@@ -94,7 +103,7 @@ pub async fn effective_specs(p: &Project, chain_ids: &[i32], coll: &str) -> Resu
     Ok(Vec::new())
 }
 
-pub async fn head_exists(p: &Project, id: i32, coll: &str) -> Result<bool> {
+pub async fn head_exists(p: &Project, id: BranchId, coll: &str) -> Result<bool> {
     let names =
         p.db.list_collection_names()
             .filter(doc! {"name": head_collection(id, coll)})
@@ -140,7 +149,11 @@ pub fn child_index_model(spec: &Document) -> Result<Option<IndexModel>> {
 
 /// Makes sure `branch_id`'s head collection for `coll` exists with its parent's indexes,
 /// and returns its unique indexes. Runs outside transactions (DDL); idempotent.
-pub async fn ensure_head(p: &Project, chain_ids: &[i32], coll: &str) -> Result<Vec<UniqueIndex>> {
+pub async fn ensure_head(
+    p: &Project,
+    chain_ids: &[BranchId],
+    coll: &str,
+) -> Result<Vec<UniqueIndex>> {
     let id = chain_ids[0];
     let key = (id, coll.to_string());
     if let Some(u) = p.known_heads.lock().expect("heads lock").get(&key) {
@@ -201,7 +214,7 @@ pub fn unique_indexes(specs: &[Document]) -> Vec<UniqueIndex> {
 }
 
 /// Forgets cached head info (after index changes or branch deletion).
-pub fn forget(p: &Project, id: i32, coll: &str) {
+pub fn forget(p: &Project, id: BranchId, coll: &str) {
     p.known_heads
         .lock()
         .expect("heads lock")

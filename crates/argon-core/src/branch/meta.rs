@@ -1,5 +1,7 @@
 //! Branch metadata records (`__argon.branches`) and the lineage a read walks.
 
+use super::BranchId;
+use crate::lsn::Lsn;
 use mongodb::bson::{doc, DateTime, Document};
 use serde::{Deserialize, Serialize};
 
@@ -10,13 +12,13 @@ pub struct BranchMeta {
     #[serde(rename = "_id")]
     pub name: String,
     /// Internal id, never reused; names head collections and WAL records.
-    pub id: i32,
+    pub id: BranchId,
     pub parent: Option<String>,
     #[serde(rename = "parentId")]
-    pub parent_id: Option<i32>,
+    pub parent_id: Option<BranchId>,
     /// The parent's state this branch sees: every parent write with LSN <= fork_lsn.
     #[serde(rename = "forkLsn")]
-    pub fork_lsn: i64,
+    pub fork_lsn: Lsn,
     #[serde(rename = "createdAt")]
     pub created_at: DateTime,
     #[serde(default)]
@@ -30,7 +32,7 @@ impl BranchMeta {
             id: crate::names::MAIN_ID,
             parent: None,
             parent_id: None,
-            fork_lsn: 0,
+            fork_lsn: Lsn::ZERO,
             created_at: now,
             protected: false,
         }
@@ -41,13 +43,13 @@ impl BranchMeta {
 /// LSN of its writes that are visible (`None` = all of them, i.e. its current head).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Level {
-    pub id: i32,
-    pub cut: Option<i64>,
+    pub id: BranchId,
+    pub cut: Option<Lsn>,
 }
 
 /// The levels a read of `chain[0]` at `at` walks, nearest first. `chain` is the branch
 /// followed by its ancestors up to `main`.
-pub fn levels(chain: &[BranchMeta], at: Option<i64>) -> Vec<Level> {
+pub fn levels(chain: &[BranchMeta], at: Option<Lsn>) -> Vec<Level> {
     let mut out = Vec::with_capacity(chain.len());
     let mut cut = at;
     for (i, b) in chain.iter().enumerate() {
@@ -63,7 +65,7 @@ pub fn levels(chain: &[BranchMeta], at: Option<i64>) -> Vec<Level> {
 }
 
 /// The public shape returned by `listBranches()` and `branch.info()`.
-pub fn info_document(meta: &BranchMeta, head_lsn: i64) -> Document {
+pub fn info_document(meta: &BranchMeta, head_lsn: Lsn) -> Document {
     doc! {
         "name": &meta.name,
         "parent": meta.parent.clone(),
@@ -81,10 +83,10 @@ mod tests {
     fn b(name: &str, id: i32, fork: i64) -> BranchMeta {
         BranchMeta {
             name: name.into(),
-            id,
+            id: BranchId(id),
             parent: None,
             parent_id: None,
-            fork_lsn: fork,
+            fork_lsn: Lsn(fork),
             created_at: DateTime::from_millis(0),
             protected: false,
         }
@@ -95,16 +97,16 @@ mod tests {
         let chain = [b("c", 2, 50), b("b", 1, 20), b("main", 0, 0)];
         let l = levels(&chain, None);
         assert_eq!(l[0].cut, None);
-        assert_eq!(l[1].cut, Some(50));
-        assert_eq!(l[2].cut, Some(20));
-        let l = levels(&chain, Some(30));
-        assert_eq!(l[0].cut, Some(30));
-        assert_eq!(l[1].cut, Some(30));
-        assert_eq!(l[2].cut, Some(20));
-        let l = levels(&chain, Some(10));
+        assert_eq!(l[1].cut, Some(Lsn(50)));
+        assert_eq!(l[2].cut, Some(Lsn(20)));
+        let l = levels(&chain, Some(Lsn(30)));
+        assert_eq!(l[0].cut, Some(Lsn(30)));
+        assert_eq!(l[1].cut, Some(Lsn(30)));
+        assert_eq!(l[2].cut, Some(Lsn(20)));
+        let l = levels(&chain, Some(Lsn(10)));
         assert_eq!(
             l.iter().map(|x| x.cut).collect::<Vec<_>>(),
-            vec![Some(10); 3]
+            vec![Some(Lsn(10)); 3]
         );
     }
 }

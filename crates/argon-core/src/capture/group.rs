@@ -4,8 +4,12 @@ use super::events::{apply_update_description, coll_of, without_lsn, Position};
 use super::LEASE_MS;
 use crate::adopt::{adoption_key, adoption_record};
 use crate::error::{ArgonError, Result};
+use crate::lsn::{Lsn, RecordKey};
 use crate::names::{F_LSN, MAIN_ID};
 use crate::project::Project;
+use crate::wal::{
+    query, F_AFTER, F_KEY, F_OP, F_OUTSIDE, F_WALL, OP_DELETE, OP_INSERT, OP_REPLACE, OP_UPDATE,
+};
 use crate::write::txn::TxResult;
 use mongodb::bson::{doc, Bson, DateTime, Document, Timestamp};
 use mongodb::ClientSession;
@@ -50,13 +54,13 @@ async fn capture_group(
     // also marks this transaction as Argon's in the stream).
     let n = evs.len() as i64;
     let last = crate::write::alloc::reserve(&p.db, s, n).await?;
-    let first = last - n + 1;
+    let first = Lsn(last - n + 1);
     let now = DateTime::now();
     let mut g = Group::load(p, s, evs).await?;
     let mut records = Vec::new();
     let mut captured = 0;
     for (i, ev) in evs.iter().enumerate() {
-        let key = (first + i as i64) << crate::lsn::SUB_BITS;
+        let key = Lsn(first.get() + i as i64).first_key();
         if let Some(mut recs) = capture_one(p, ev, key, now, &mut g).await? {
             captured += 1;
             records.append(&mut recs);
@@ -98,7 +102,7 @@ struct Group {
     heads: HashMap<String, Document>,
     /// Per document: the stamp its head row gets (the key of its last record in the group,
     /// when the head still holds that record's state), with its collection and `_id`.
-    stamps: HashMap<String, (String, Bson, Option<i64>)>,
+    stamps: HashMap<String, (String, Bson, Option<RecordKey>)>,
 }
 
 fn doc_key(coll: &str, k: &Bson) -> String {
@@ -128,9 +132,11 @@ impl Group {
             let newest = p
                 .wal()
                 .aggregate([
-                    doc! {"$match": {"b": MAIN_ID, "c": coll, "k": {"$in": ks.clone()}}},
-                    doc! {"$sort": {"b": 1, "c": 1, "k": 1, "_id": -1}},
-                    doc! {"$group": {"_id": "$k", "top": {"$first": {"_id": "$_id", "op": "$op", "x": "$x", "d": "$d"}}}},
+                    doc! {"$match": query::versions(MAIN_ID, coll, doc! {"$in": ks.clone()}.into(), None)},
+                    doc! {"$sort": query::versions_sort()},
+                    doc! {"$group": {"_id": format!("${}", crate::wal::F_DOC_ID), "top": {"$first": {
+                        F_KEY: format!("${F_KEY}"), F_OP: format!("${F_OP}"), F_OUTSIDE: format!("${F_OUTSIDE}"), F_AFTER: format!("${F_AFTER}"),
+                    }}}},
                 ])
                 .session(&mut *s)
                 .await?;
@@ -158,7 +164,7 @@ impl Group {
 
     /// Writes the head stamps: one pipeline update per collection.
     async fn stamp(&self, p: &Project, s: &mut ClientSession) -> TxResult<()> {
-        let mut by_coll: HashMap<&str, Vec<(Bson, i64)>> = HashMap::new();
+        let mut by_coll: HashMap<&str, Vec<(Bson, RecordKey)>> = HashMap::new();
         for (coll, k, key) in self.stamps.values() {
             if let Some(key) = key {
                 by_coll.entry(coll).or_default().push((k.clone(), *key));
@@ -187,7 +193,7 @@ impl Group {
 async fn capture_one(
     p: &Project,
     ev: &Document,
-    key: i64,
+    key: RecordKey,
     now: DateTime,
     g: &mut Group,
 ) -> TxResult<Option<Vec<Document>>> {
@@ -195,10 +201,10 @@ async fn capture_one(
         return Ok(None);
     };
     let op = match ev.get_str("operationType").unwrap_or("") {
-        "insert" => "i",
-        "update" => "u",
-        "replace" => "r",
-        "delete" => "d",
+        "insert" => OP_INSERT,
+        "update" => OP_UPDATE,
+        "replace" => OP_REPLACE,
+        "delete" => OP_DELETE,
         _ => return Ok(None),
     };
     let pre = ev.get_document("fullDocumentBeforeChange").ok();
@@ -207,9 +213,9 @@ async fn capture_one(
     // Argon wrote this document after the outside write and before it was captured: its
     // version was computed from the outside change, which is folded into it.
     if let Some(n) = &newest {
-        let argons = !n.get_bool("x").unwrap_or(false) && n.get_str("op") != Ok("d");
+        let argons = !n.get_bool(F_OUTSIDE).unwrap_or(false) && n.get_str(F_OP) != Ok(OP_DELETE);
         let stamp = pre.and_then(|d| d.get_i64(F_LSN).ok());
-        if argons && (op == "i" || (pre.is_some() && stamp != n.get_i64("_id").ok())) {
+        if argons && (op == OP_INSERT || (pre.is_some() && stamp != n.get_i64(F_KEY).ok())) {
             metrics::counter!(crate::telemetry::CAPTURE_FOLDED_TOTAL).increment(1);
             tracing::warn!(collection = coll, "an outside write was superseded by an Argon write before capture; folded into Argon's version");
             return Ok(None);
@@ -218,15 +224,17 @@ async fn capture_one(
     let mut out = Vec::new();
     // The superseded version: its key and image (see `wal::record`).
     let prev = match &newest {
-        Some(n) if n.get_str("op") != Ok("d") => match (n.get_i64("_id"), n.get_document("d")) {
-            (Ok(pk), Ok(pd)) => Some((pk, pd.clone())),
-            _ => None,
-        },
+        Some(n) if n.get_str(F_OP) != Ok(OP_DELETE) => {
+            match (n.get_i64(F_KEY), n.get_document(F_AFTER)) {
+                (Ok(pk), Ok(pd)) => Some((RecordKey(pk), pd.clone())),
+                _ => None,
+            }
+        }
         Some(_) => None,
-        None if op != "i" => match pre {
+        None if op != OP_INSERT => match pre {
             // Its newest record was collected (gc): the pre-image's stamp names it.
             Some(pre) if pre.get_i64(F_LSN).is_ok() => {
-                Some((pre.get_i64(F_LSN).unwrap_or(0), without_lsn(pre)))
+                Some((RecordKey(pre.get_i64(F_LSN).unwrap_or(0)), without_lsn(pre)))
             }
             // An adopted document's first change: keep the state it replaced.
             Some(pre) => {
@@ -243,8 +251,8 @@ async fn capture_one(
         None => None,
     };
     let after: Option<Document> = match op {
-        "i" | "r" => ev.get_document("fullDocument").ok().map(without_lsn),
-        "u" => {
+        OP_INSERT | OP_REPLACE => ev.get_document("fullDocument").ok().map(without_lsn),
+        OP_UPDATE => {
             let computed = match (pre, ev.get_document("updateDescription")) {
                 (Some(pre), Ok(ud)) => apply_update_description(&without_lsn(pre), ud),
                 _ => None,
@@ -258,7 +266,7 @@ async fn capture_one(
         }
         _ => None,
     };
-    if op != "d" && after.is_none() {
+    if op != OP_DELETE && after.is_none() {
         return Ok(None);
     }
     // The head row gets the key of the document's last record in the group if it still
@@ -271,12 +279,14 @@ async fn capture_one(
         .insert(dk.clone(), (coll.to_string(), k.clone(), stamp));
     let newest_d = after.clone().map(Bson::Document).unwrap_or(Bson::Null);
     let mut rec = crate::wal::record(key, MAIN_ID, coll, &k, op, after, now, prev);
-    rec.insert("x", true);
+    rec.insert(F_OUTSIDE, true);
     if let Ok(w) = ev.get_datetime("wallTime") {
-        rec.insert("w", *w);
+        rec.insert(F_WALL, *w);
     }
-    g.newest
-        .insert(dk, doc! {"_id": key, "op": op, "x": true, "d": newest_d});
+    g.newest.insert(
+        dk,
+        doc! {F_KEY: key, F_OP: op, F_OUTSIDE: true, F_AFTER: newest_d},
+    );
     out.push(rec);
     Ok(Some(out))
 }

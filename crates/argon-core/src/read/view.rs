@@ -5,8 +5,8 @@
 //! from the images WAL records keep of the versions they superseded (`p <= L < _id`).
 
 use crate::branch::meta::Level;
-use crate::lsn::cut_key;
 use crate::names::{head_collection, F_DEL, F_EXCL, F_FIRST, F_LSN, F_SRC, MAIN_ID, WAL};
+use crate::wal::query;
 use mongodb::bson::{doc, Bson, Document};
 
 /// What a view query should return.
@@ -44,9 +44,9 @@ fn live_at(level: &Level) -> Document {
     match (level.id == MAIN_ID, level.cut) {
         // main holds no tombstones; rows written outside Argon count as LSN 0.
         (true, None) => doc! {},
-        (true, Some(c)) => doc! {F_LSN: {"$not": {"$gt": cut_key(c)}}},
+        (true, Some(c)) => doc! {F_LSN: {"$not": {"$gt": c.cut_key()}}},
         (false, None) => doc! {F_LSN: {"$exists": true}},
-        (false, Some(c)) => doc! {F_LSN: {"$lte": cut_key(c)}},
+        (false, Some(c)) => doc! {F_LSN: {"$lte": c.cut_key()}},
     }
 }
 
@@ -62,7 +62,7 @@ fn exclusions(levels: &[Level], upto: usize, coll: &str) -> Vec<Document> {
         };
         let inner = match nearer.cut {
             Some(c) => vec![
-                doc! {"$match": {F_FIRST: {"$lte": cut_key(c)}}},
+                doc! {"$match": {F_FIRST: {"$lte": c.cut_key()}}},
                 doc! {"$project": {"_id": 1}},
             ],
             None => vec![doc! {"$project": {"_id": 1}}],
@@ -146,7 +146,6 @@ pub fn parts(levels: &[Level], coll: &str, q: &ViewQuery, separate: bool) -> Vec
         // superseded images (`pd`) of records after the cut whose predecessor is at or
         // before it (`p <= cut < _id`).
         if let Some(c) = level.cut {
-            let ck = cut_key(c);
             // The first stage is what an index serves: with an `_id` filter, those
             // documents' versions (`{b,c,k}`: bounded by their number of versions, flat in
             // the history's length); otherwise the user's filter moved onto `pd`, through
@@ -162,25 +161,24 @@ pub fn parts(levels: &[Level], coll: &str, q: &ViewQuery, separate: bool) -> Vec
                 Some(_) => None,
                 None => crate::wal::filter_on_prev(&q.filter).filter(|m| !m.is_empty()),
             };
-            let (first, mut second) = match ids {
+            let (first, second) = match ids {
                 Some(ids) => (
-                    doc! {"b": level.id, "c": coll, "k": ids},
-                    doc! {"_id": {"$gt": ck}, "p": {"$lte": ck}},
+                    query::versions(level.id, coll, ids, None),
+                    query::superseded_at(c, true),
                 ),
                 None => (
                     and(
-                        doc! {"b": level.id, "c": coll, "_id": {"$gt": ck}},
+                        query::after_cut(level.id, Some(coll), c),
                         moved.clone().unwrap_or_default(),
                     ),
-                    doc! {"p": {"$lte": ck}},
+                    query::superseded_at(c, false),
                 ),
             };
-            second.insert(crate::wal::F_PREV_DOC, doc! {"$type": "object"});
             let mut past = vec![
                 doc! {"$match": first},
                 doc! {"$limit": i64::MAX},
                 doc! {"$match": second},
-                doc! {"$replaceRoot": {"newRoot": format!("${}", crate::wal::F_PREV_DOC)}},
+                query::unwrap_superseded(),
             ];
             if moved.is_none() && !q.filter.is_empty() {
                 past.push(doc! {"$match": q.filter.clone()});
@@ -348,23 +346,31 @@ pub fn projection_stages(p: &Document) -> crate::Result<Vec<Document>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::branch::BranchId;
+    use crate::lsn::Lsn;
 
     #[test]
     fn main_head_is_plain() {
-        assert!(is_plain(&[Level { id: 0, cut: None }]));
+        assert!(is_plain(&[Level {
+            id: BranchId(0),
+            cut: None
+        }]));
         assert!(!is_plain(&[Level {
-            id: 0,
-            cut: Some(3)
+            id: BranchId(0),
+            cut: Some(Lsn(3))
         }]));
     }
 
     #[test]
     fn child_view_unions_parent_with_exclusion() {
         let levels = [
-            Level { id: 4, cut: None },
             Level {
-                id: 0,
-                cut: Some(10),
+                id: BranchId(4),
+                cut: None,
+            },
+            Level {
+                id: BranchId(0),
+                cut: Some(Lsn(10)),
             },
         ];
         let q = ViewQuery {
@@ -379,7 +385,7 @@ mod tests {
         // main at cut 10: head rows with lsn <= 10 plus versions superseded after 10.
         assert!(text.contains(&format!(
             "\"p\": Document({{\"$lte\": Int64({})}})",
-            cut_key(10)
+            Lsn(10).cut_key().get()
         )));
     }
 

@@ -3,11 +3,13 @@
 //! them, never the size of the data. Used by `diff`, `restorePreview` and `resetBranch`.
 
 use crate::branch::meta::{levels, BranchMeta, Level};
+use crate::branch::BranchId;
 use crate::error::Result;
-use crate::lsn::cut_key;
+use crate::lsn::Lsn;
 use crate::project::Project;
 use crate::read::{FindOpts, ReadView};
 use crate::timetravel::timepoint::AtSpec;
+use crate::wal::query;
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document};
 use std::collections::{BTreeMap, HashMap};
@@ -36,7 +38,7 @@ pub struct DiffOutcome {
 
 /// A point's levels, with "head" pinned to `snapshot` so both sides read one moment.
 /// Callers pass the capture barrier first (once for both sides).
-pub async fn resolve_levels(p: &Project, pt: &Point, snapshot: i64) -> Result<Vec<Level>> {
+pub async fn resolve_levels(p: &Project, pt: &Point, snapshot: Lsn) -> Result<Vec<Level>> {
     let chain = p.chain(&pt.branch).await?;
     let owned: Vec<BranchMeta> = chain.iter().map(|b| (**b).clone()).collect();
     let cut = match &pt.at {
@@ -57,7 +59,7 @@ pub async fn changed_keys(
     a: &[Level],
     b: &[Level],
 ) -> Result<BTreeMap<String, Vec<Bson>>> {
-    let mut cuts: HashMap<i32, (Option<i64>, Option<i64>)> = HashMap::new();
+    let mut cuts: HashMap<BranchId, (Option<Lsn>, Option<Lsn>)> = HashMap::new();
     for l in a {
         cuts.entry(l.id).or_default().0 = l.cut;
     }
@@ -67,18 +69,15 @@ pub async fn changed_keys(
     let mut out: BTreeMap<String, Vec<Bson>> = BTreeMap::new();
     let mut seen: HashMap<(String, String), ()> = HashMap::new();
     for (id, (ca, cb)) in cuts {
-        let range = match (ca, cb) {
+        let records = match (ca, cb) {
             (Some(x), Some(y)) if x == y => continue,
-            (Some(x), Some(y)) => doc! {"$gt": cut_key(x.min(y)), "$lte": cut_key(x.max(y))},
-            (Some(x), None) | (None, Some(x)) => doc! {"$lte": cut_key(x)},
+            (Some(x), Some(y)) => query::between(id, Some(x.min(y)), x.max(y)),
+            (Some(x), None) | (None, Some(x)) => query::between(id, None, x),
             (None, None) => continue,
         };
         let mut cur = p
             .wal()
-            .aggregate([
-                doc! {"$match": {"b": id, "_id": range}},
-                doc! {"$group": {"_id": {"c": "$c", "k": "$k"}}},
-            ])
+            .aggregate([doc! {"$match": records}, query::group_by_doc()])
             .await?;
         while let Some(d) = cur.try_next().await? {
             let Ok(key) = d.get_document("_id") else {
@@ -125,7 +124,7 @@ pub async fn read_keys(
 /// so a detailed diff can be read in chunks and stay consistent.
 #[derive(Debug, Default)]
 pub struct DiffPlan {
-    pub snapshot: i64,
+    pub snapshot: Lsn,
     pub keys: BTreeMap<String, Vec<Bson>>,
 }
 
@@ -146,7 +145,7 @@ pub async fn chunk(
     p: &Project,
     a: &Point,
     b: &Point,
-    snapshot: i64,
+    snapshot: Lsn,
     coll: &str,
     keys: &[Bson],
     detailed: bool,

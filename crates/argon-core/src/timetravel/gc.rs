@@ -12,11 +12,12 @@
 //! start of the window resolve to it). Records of deleted branches are removed whole.
 
 use crate::branch::meta::{levels, BranchMeta};
+use crate::branch::BranchId;
 use crate::error::Result;
-use crate::lsn::SUB_BITS;
+use crate::lsn::{Lsn, RecordKey};
 use crate::names::TAGS;
 use crate::project::Project;
-use crate::wal::{F_BRANCH, F_KEY};
+use crate::wal::{query, F_BRANCH, F_KEY};
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Document};
 use std::collections::HashMap;
@@ -27,7 +28,7 @@ pub struct Pin {
     /// `branch` (a fork point), `tag`, or `backup` (a reset's backup branch).
     pub kind: &'static str,
     pub name: String,
-    pub lsn: i64,
+    pub lsn: Lsn,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -35,7 +36,7 @@ pub struct GcOutcome {
     pub records_removed: u64,
     pub bytes_freed: u64,
     /// The oldest LSN any allowed read still needs (a pin's, or the window's start).
-    pub oldest_retained_lsn: i64,
+    pub oldest_retained_lsn: Lsn,
     pub pinned_by: Vec<Pin>,
     pub dry_run: bool,
 }
@@ -64,7 +65,7 @@ fn is_backup(name: &str) -> bool {
 
 /// The lowest cut at which an allowed read visits each branch id, and the pins older
 /// than the window.
-async fn needs(p: &Project, earliest: i64) -> Result<(HashMap<i32, i64>, Vec<Pin>)> {
+async fn needs(p: &Project, earliest: Lsn) -> Result<(HashMap<BranchId, Lsn>, Vec<Pin>)> {
     let branches: Vec<BranchMeta> = p.branches().find(doc! {}).await?.try_collect().await?;
     let by_name: HashMap<&str, &BranchMeta> =
         branches.iter().map(|b| (b.name.as_str(), b)).collect();
@@ -80,8 +81,8 @@ async fn needs(p: &Project, earliest: i64) -> Result<(HashMap<i32, i64>, Vec<Pin
         }
         out
     };
-    let mut need: HashMap<i32, i64> = HashMap::new();
-    let mut note = |chain: &[BranchMeta], at: i64| {
+    let mut need: HashMap<BranchId, Lsn> = HashMap::new();
+    let mut note = |chain: &[BranchMeta], at: Lsn| {
         for l in levels(chain, Some(at)) {
             let cut = l.cut.unwrap_or(at);
             need.entry(l.id)
@@ -118,6 +119,7 @@ async fn needs(p: &Project, earliest: i64) -> Result<(HashMap<i32, i64>, Vec<Pin
         else {
             continue;
         };
+        let lsn = Lsn(lsn);
         let chain = chain_of(branch);
         if chain.is_empty() {
             continue;
@@ -135,34 +137,19 @@ async fn needs(p: &Project, earliest: i64) -> Result<(HashMap<i32, i64>, Vec<Pin
     Ok((need, pins))
 }
 
-/// The records of branch `b` that no allowed read needs (see the module comment).
-fn removable(b: i32, need: Option<i64>, newest: i64) -> Document {
-    match need {
-        // A deleted branch: nothing can read it.
-        None => doc! {F_BRANCH: b},
-        Some(n) => {
-            let below = (n << SUB_BITS).min(newest);
-            doc! {F_BRANCH: b, "$or": [
-                {F_KEY: {"$gte": 0, "$lt": below}},
-                // Adoption records (`-K`) of removable records.
-                {F_KEY: {"$lt": 0, "$gt": -below}},
-            ]}
-        }
-    }
-}
-
 impl Project {
     /// Removes history no read inside the retention window (or at a pinned point) can
     /// reach. With `dry_run`, only reports what it would remove.
     pub async fn gc(&self, dry_run: bool) -> Result<GcOutcome> {
         let earliest = self.earliest_lsn().await?;
         let (need, pinned_by) = needs(self, earliest).await?;
-        let ids: Vec<i32> = self
+        let ids: Vec<BranchId> = self
             .wal()
             .distinct(F_BRANCH, doc! {})
             .await?
             .into_iter()
             .filter_map(|b| b.as_i32().or_else(|| b.as_i64().map(|v| v as i32)))
+            .map(BranchId)
             .collect();
         let mut out = GcOutcome {
             oldest_retained_lsn: need
@@ -178,13 +165,14 @@ impl Project {
         for b in ids {
             let newest = self
                 .wal()
-                .find_one(doc! {F_BRANCH: b, F_KEY: {"$gte": 0}})
-                .sort(doc! {F_BRANCH: 1, F_KEY: -1})
+                .find_one(query::writes_of(b))
+                .sort(query::newest_of_branch_sort())
                 .projection(doc! {F_KEY: 1})
                 .await?
                 .and_then(|d| d.get_i64(F_KEY).ok())
-                .unwrap_or(0);
-            let filter = removable(b, need.get(&b).copied(), newest);
+                .map(RecordKey)
+                .unwrap_or_default();
+            let filter = query::removable(b, need.get(&b).copied(), newest);
             let sized: Vec<Document> = self
                 .wal()
                 .aggregate([
@@ -222,32 +210,11 @@ impl Project {
         tracing::info!(
             removed = out.records_removed,
             bytes = out.bytes_freed,
-            oldest_retained = out.oldest_retained_lsn,
+            oldest_retained = out.oldest_retained_lsn.get(),
             pins = out.pinned_by.len(),
             dry_run,
             "history collected"
         );
         Ok(out)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn removable_keeps_the_newest_record_and_what_cuts_need() {
-        let f = removable(3, Some(10), 50 << SUB_BITS);
-        assert_eq!(
-            f,
-            doc! {"b": 3, "$or": [{"_id": {"$gte": 0, "$lt": 10_i64 << SUB_BITS}}, {"_id": {"$lt": 0, "$gt": -(10_i64 << SUB_BITS)}}]}
-        );
-        // The newest record stays even when it is older than every need.
-        let g = removable(3, Some(10), 4 << SUB_BITS);
-        assert_eq!(
-            g.get_array("$or").unwrap()[0],
-            mongodb::bson::Bson::Document(doc! {"_id": {"$gte": 0, "$lt": 4_i64 << SUB_BITS}})
-        );
-        assert_eq!(removable(9, None, 0), doc! {"b": 9});
     }
 }

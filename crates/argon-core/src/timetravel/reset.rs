@@ -7,6 +7,7 @@
 
 use crate::branch::heads;
 use crate::branch::meta::{levels, BranchMeta, Level};
+use crate::branch::BranchId;
 use crate::error::Result;
 use crate::project::Project;
 use crate::read::view::ViewQuery;
@@ -24,7 +25,7 @@ pub async fn apply(p: &Project, branch: &str, target: &Point) -> Result<BTreeMap
     let snapshot = p.committed_lsn().await?;
     let chain = p.chain(branch).await?;
     let owned: Vec<BranchMeta> = chain.iter().map(|b| (**b).clone()).collect();
-    let chain_ids: Vec<i32> = owned.iter().map(|b| b.id).collect();
+    let chain_ids: Vec<BranchId> = owned.iter().map(|b| b.id).collect();
     let current_now = levels(&owned, Some(snapshot));
     let target_levels = resolve_levels(p, target, snapshot).await?;
     let keys = changed_keys(p, &current_now, &target_levels).await?;

@@ -2,8 +2,10 @@
 //! against the project's latest LSN and its retention window.
 
 use crate::error::{ArgonError, Result};
+use crate::lsn::{Lsn, RecordKey};
 use crate::names::{TAGS, WAL};
 use crate::project::Project;
+use crate::wal::{query, F_KEY};
 use mongodb::bson::{doc, DateTime, Document};
 use std::time::Duration;
 
@@ -75,7 +77,7 @@ fn describe(ms: u64) -> String {
 impl Project {
     /// The newest readable point before the retention window: the LSN that was current
     /// when the window began (0 when the project is younger than the window).
-    pub async fn earliest_lsn(&self) -> Result<i64> {
+    pub async fn earliest_lsn(&self) -> Result<Lsn> {
         if let Some((at, lsn)) = *self.earliest_cache.lock().expect("cache lock") {
             if at.elapsed() < std::time::Duration::from_millis(1000) {
                 return Ok(lsn);
@@ -86,24 +88,24 @@ impl Project {
         Ok(lsn)
     }
 
-    async fn earliest_lsn_uncached(&self) -> Result<i64> {
+    async fn earliest_lsn_uncached(&self) -> Result<Lsn> {
         let start =
             DateTime::from_millis(DateTime::now().timestamp_millis() - self.retention_ms as i64);
         let last_before = self
             .db
             .collection::<Document>(WAL)
-            .find_one(doc! {"t": {"$lt": start}, "_id": {"$gte": 0}})
-            .sort(doc! {"t": -1, "_id": -1})
-            .projection(doc! {"_id": 1})
+            .find_one(query::written_by(start, false))
+            .sort(query::by_time_desc())
+            .projection(doc! {F_KEY: 1})
             .await?;
         Ok(last_before
-            .and_then(|d| d.get_i64("_id").ok())
-            .map(crate::lsn::lsn_of)
-            .unwrap_or(0))
+            .and_then(|d| d.get_i64(F_KEY).ok())
+            .map(|k| RecordKey(k).lsn())
+            .unwrap_or(Lsn::ZERO))
     }
 
     /// Resolves a point to an LSN that is readable now.
-    pub async fn resolve_at(&self, at: &AtSpec) -> Result<i64> {
+    pub async fn resolve_at(&self, at: &AtSpec) -> Result<Lsn> {
         let window = describe(self.retention_ms);
         let lsn = match at {
             AtSpec::Lsn(l) => *l,
@@ -123,12 +125,12 @@ impl Project {
                 }
                 self.db
                     .collection::<Document>(WAL)
-                    .find_one(doc! {"t": {"$lte": *t}, "_id": {"$gte": 0}})
-                    .sort(doc! {"t": -1, "_id": -1})
-                    .projection(doc! {"_id": 1})
+                    .find_one(query::written_by(*t, true))
+                    .sort(query::by_time_desc())
+                    .projection(doc! {F_KEY: 1})
                     .await?
-                    .and_then(|d| d.get_i64("_id").ok())
-                    .map(crate::lsn::lsn_of)
+                    .and_then(|d| d.get_i64(F_KEY).ok())
+                    .map(|k| RecordKey(k).lsn().get())
                     .unwrap_or(0)
             }
             AtSpec::Tag(name) => self
@@ -144,8 +146,9 @@ impl Project {
                 "LSN {lsn} is negative"
             )));
         }
+        let lsn = Lsn(lsn);
         // Committed LSNs only grow: a point at or below one already seen needs no query.
-        let seen = self.seen_lsn.load(std::sync::atomic::Ordering::Acquire);
+        let seen = Lsn(self.seen_lsn.load(std::sync::atomic::Ordering::Acquire));
         let latest = if lsn <= seen {
             seen
         } else {

@@ -10,10 +10,13 @@
 //! filter, through indexes that mirror the user's (`{b, c, pd.<field>…, _id}`), and
 //! never scans what was written since L except the matching documents' own changes.
 
+use crate::branch::BranchId;
+use crate::lsn::RecordKey;
 use mongodb::bson::{doc, Bson, DateTime, Document};
 
 mod migrate;
 mod mirror;
+pub mod query;
 
 pub(crate) use migrate::migrate;
 pub(crate) use mirror::Mirrored;
@@ -33,20 +36,32 @@ pub const F_PREV: &str = "p";
 /// The image of the version this record supersedes (format 2).
 pub const F_PREV_DOC: &str = "pd";
 
+/// Set on records of captured outside writes.
+pub const F_OUTSIDE: &str = "x";
+/// The outside write's wall-clock time (captured records).
+pub const F_WALL: &str = "w";
+/// The adoption LSN (adoption records).
+pub const F_ADOPTED_AT: &str = "a";
+/// Operation codes (`op`).
+pub const OP_INSERT: &str = "i";
+pub const OP_UPDATE: &str = "u";
+pub const OP_REPLACE: &str = "r";
+pub const OP_DELETE: &str = "d";
+
 /// Prefix of the names of mirrored indexes.
 const MIRROR_PREFIX: &str = "pd:";
 
 /// One WAL record.
 #[allow(clippy::too_many_arguments)]
 pub fn record(
-    key: i64,
-    branch: i32,
+    key: RecordKey,
+    branch: BranchId,
     coll: &str,
     k: &Bson,
     op: &str,
     after: Option<Document>,
     now: DateTime,
-    prev: Option<(i64, Document)>,
+    prev: Option<(RecordKey, Document)>,
 ) -> Document {
     let mut r = doc! {
         F_KEY: key,

@@ -4,7 +4,7 @@
 //! commit in LSN order, and capture recognises Argon's own transactions by it.
 
 use crate::error::ArgonError;
-use crate::lsn::{MAX_DOCS_PER_WRITE, SUB_BITS};
+use crate::lsn::{Lsn, RecordKey, MAX_DOCS_PER_WRITE};
 use crate::names::META;
 use crate::write::txn::TxResult;
 use mongodb::bson::{doc, Document};
@@ -80,10 +80,10 @@ impl<'a> LsnAlloc<'a> {
     }
 
     /// Reserves `count` consecutive record keys and returns the first.
-    pub async fn take(&mut self, s: &mut ClientSession, count: i64) -> TxResult<i64> {
+    pub async fn take(&mut self, s: &mut ClientSession, count: i64) -> TxResult<RecordKey> {
         let base = match self.next {
             Some(n) => n,
-            None => self.reserve.next_lsn(s).await? << SUB_BITS,
+            None => Lsn(self.reserve.next_lsn(s).await?).first_key().get(),
         };
         let used = base & (MAX_DOCS_PER_WRITE - 1);
         if used + count > MAX_DOCS_PER_WRITE {
@@ -93,7 +93,7 @@ impl<'a> LsnAlloc<'a> {
             .into());
         }
         self.next = Some(base + count);
-        Ok(base)
+        Ok(RecordKey(base))
     }
 }
 
