@@ -94,6 +94,15 @@ impl ReadView<'_> {
         view::is_plain(&self.levels)
     }
 
+    /// Whether a read whose parts return at most `bound` documents each reads them in one
+    /// snapshot (see `Merged::open_snapshot`): when it has several parts, is bounded, and
+    /// the deployment has transactions.
+    fn snapshot_for(&self, bound: Option<u64>) -> bool {
+        self.p.transactions
+            && bound.is_some_and(|b| b <= merge::SNAPSHOT_MAX)
+            && (self.levels.len() > 1 || self.levels[0].cut.is_some())
+    }
+
     fn raw(&self, name: &str) -> mongodb::Collection<RawDocumentBuf> {
         self.p.db.collection(name)
     }
@@ -135,15 +144,21 @@ impl ReadView<'_> {
                 None => Vec::new(),
             };
             let parts = view::read_parts(&self.levels, self.coll, &q, &tail);
-            let merged = Merged::open(
-                &self.p.db,
-                parts,
-                o.sort.clone(),
-                o.skip.unwrap_or(0),
-                o.limit.filter(|l| *l != 0).map(|l| l.unsigned_abs()),
-                o.batch_size,
-            )
-            .await?;
+            let skip = o.skip.unwrap_or(0);
+            let limit = o.limit.filter(|l| *l != 0).map(|l| l.unsigned_abs());
+            let merged = if self.snapshot_for(limit.map(|l| l.saturating_add(skip))) {
+                Merged::open_snapshot(
+                    &self.p.client,
+                    &self.p.db,
+                    parts,
+                    o.sort.clone(),
+                    skip,
+                    limit,
+                )
+                .await?
+            } else {
+                Merged::open(&self.p.db, parts, o.sort.clone(), skip, limit, o.batch_size).await?
+            };
             return Ok(DocCursor {
                 inner: Source::Merged(Box::new(merged)),
             });
@@ -196,7 +211,12 @@ impl ReadView<'_> {
             };
             let count = [doc! {"$count": "n"}];
             let parts = view::read_parts(&self.levels, self.coll, &q, &count);
-            let mut m = Merged::open(&self.p.db, parts, None, 0, None, None).await?;
+            // One document per part: always bounded.
+            let mut m = if self.snapshot_for(Some(1)) {
+                Merged::open_snapshot(&self.p.client, &self.p.db, parts, None, 0, None).await?
+            } else {
+                Merged::open(&self.p.db, parts, None, 0, None, None).await?
+            };
             let mut total = 0u64;
             while let Some(d) = m.next().await? {
                 total += match d.get("n")? {
