@@ -10,7 +10,6 @@ use crate::names::{self, head_collection, validate_branch_name, validate_collect
 use crate::options::ConnectOptions;
 use crate::project::Project;
 use crate::read::{DocCursor, FindOpts, ReadView};
-use crate::telemetry::OpTimer;
 use crate::timetravel::diff::{self, Counts, DiffOutcome, Point};
 use crate::timetravel::timepoint::AtSpec;
 use crate::wal::query;
@@ -62,10 +61,10 @@ impl Argon {
         from: Option<&str>,
         at: Option<AtSpec>,
     ) -> Result<BranchMeta> {
-        let t = OpTimer::start("createBranch");
-        let r = self.create_branch_inner(name, from, at).await;
-        t.finish(&r);
-        r
+        self.p
+            .ops
+            .run_once("createBranch", self.create_branch_inner(name, from, at))
+            .await
     }
 
     async fn create_branch_inner(
@@ -123,7 +122,10 @@ impl Argon {
             Err(e) => return Err(e.into()),
         }
         self.p.forget_branch(name);
-        metrics::counter!(crate::telemetry::BRANCHES_CREATED_TOTAL).increment(1);
+        self.p
+            .ops
+            .telemetry
+            .incr(crate::telemetry::BRANCHES_CREATED_TOTAL, 1);
         tracing::info!(branch = name, from = %from, fork_lsn = fork_lsn.get(), "branch created");
         Ok(meta)
     }
@@ -169,10 +171,10 @@ impl Argon {
     /// Deletes a branch, its head collections and its WAL records. Refuses `main`,
     /// protected branches and branches that have children.
     pub async fn delete_branch(&self, name: &str) -> Result<()> {
-        let t = OpTimer::start("deleteBranch");
-        let r = self.delete_branch_inner(name).await;
-        t.finish(&r);
-        r
+        self.p
+            .ops
+            .run_once("deleteBranch", self.delete_branch_inner(name))
+            .await
     }
 
     async fn delete_branch_inner(&self, name: &str) -> Result<()> {
@@ -214,6 +216,86 @@ impl Argon {
         self.p.close().await;
     }
 
+    /// Graceful close: waits up to `timeout` for operations in flight, then closes.
+    /// Returns how many were still running.
+    pub async fn close_within(&self, timeout: std::time::Duration) -> usize {
+        self.p.close_within(timeout).await
+    }
+
+    /// The Prometheus text exposition (format 0.0.4) of this project's metrics.
+    pub async fn metrics_text(&self) -> String {
+        self.p.refresh_gauges(self.up()).await;
+        self.p.ops.telemetry.render()
+    }
+
+    fn up(&self) -> bool {
+        let db = self.p.ops.snapshot().db;
+        db.ok || db.at.is_none()
+    }
+
+    /// The JSON form of the metrics: per-operation statistics, counters, the window
+    /// health reads, the LSN, branches, breaker and process.
+    pub async fn metrics_document(&self) -> Document {
+        let snap = self.p.ops.snapshot();
+        let branches = self
+            .p
+            .branches()
+            .estimated_document_count()
+            .await
+            .unwrap_or(0);
+        doc! {
+            "operations": self.p.ops.telemetry.operations_document(),
+            "counters": self.p.ops.telemetry.counters_document(),
+            "window": {
+                "seconds": 60,
+                "operations": snap.window.count as i64,
+                "errors": snap.window.errors as i64,
+                "errorRate": snap.window.error_rate,
+                "p99Ms": snap.window.p99_ms,
+            },
+            "system": {
+                "rssBytes": snap.rss_bytes as i64,
+                "uptimeMs": snap.uptime_ms as i64,
+                "up": self.up(),
+                "version": env!("CARGO_PKG_VERSION"),
+            },
+            "lsn": self.p.seen_lsn.load(std::sync::atomic::Ordering::Acquire),
+            "branches": branches as i64,
+            "breaker": snap.breaker.as_str(),
+        }
+    }
+
+    pub fn reset_metrics(&self) {
+        self.p.ops.telemetry.reset();
+    }
+
+    /// Health now: runs the database check (bounded by `monitor.checkTimeoutMs`), then
+    /// evaluates every check.
+    pub async fn health(&self) -> Document {
+        if !self.p.ops.is_closing() {
+            self.p.ops.check_database(&self.p.db).await;
+        }
+        self.p.ops.health()
+    }
+
+    /// Runs one monitor round now (database check, gauges, alert rules).
+    pub async fn monitor_tick(&self) {
+        crate::ops::monitor::tick(&self.p).await;
+    }
+
+    /// Active alerts, or with `history` the last 100 transitions.
+    pub fn alerts(&self, history: bool) -> Vec<Document> {
+        self.p.ops.alerts(history)
+    }
+
+    pub fn set_event_sink(&self, sink: Option<crate::ops::EventSink>) {
+        self.p.ops.set_sink(sink);
+    }
+
+    pub fn set_log_level(&self, level: Option<&str>) -> Result<()> {
+        self.p.ops.set_log_level(level)
+    }
+
     /// Turns on capture of outside writes for every collection of the project (pre-images
     /// included) and starts it in this process if it was off. Returns the collections.
     pub async fn enable_capture(&self) -> Result<Vec<String>> {
@@ -225,10 +307,7 @@ impl Argon {
     /// can reach (see `gc.rs`). With `dry_run`, only reports it.
     pub async fn gc(&self, dry_run: bool) -> Result<crate::timetravel::gc::GcOutcome> {
         self.p.check_open()?;
-        let t = crate::telemetry::OpTimer::start("gc");
-        let r = self.p.gc(dry_run).await;
-        t.finish(&r);
-        r
+        self.p.ops.run_once("gc", self.p.gc(dry_run)).await
     }
 
     /// Names a point: `branch` as of `at` (default: now). Returns the tag's LSN.
@@ -332,10 +411,10 @@ impl Argon {
 
     /// What changes from point `a` to point `b`.
     pub async fn diff(&self, a: &Point, b: &Point, detailed: bool) -> Result<DiffOutcome> {
-        let t = OpTimer::start("diff");
-        let r = diff::diff(&self.p, a, b, detailed).await;
-        t.finish(&r);
-        r
+        self.p
+            .ops
+            .run_once("diff", diff::diff(&self.p, a, b, detailed))
+            .await
     }
 
     /// The first step of a detailed diff read in chunks: pins the snapshot and lists the
@@ -399,32 +478,31 @@ impl Argon {
         to: ResetTo,
         backup: Option<String>,
     ) -> Result<ResetOutcome> {
-        let t = OpTimer::start("resetBranch");
-        let r = async {
-            self.p.forget_branch(branch);
-            let m = self.p.branch_meta(branch).await?;
-            if m.protected {
-                return Err(ArgonError::BranchProtected(branch.to_string()));
-            }
-            let target = self.reset_target(branch, to).await?;
-            // Validate the target before creating anything.
-            if let Some(at) = &target.at {
-                self.p.resolve_at(at).await?;
-            }
-            let backup = match backup {
-                Some(name) => {
-                    self.create_branch(&name, Some(branch), None).await?;
-                    Some(name)
+        self.p
+            .ops
+            .run_once("resetBranch", async {
+                self.p.forget_branch(branch);
+                let m = self.p.branch_meta(branch).await?;
+                if m.protected {
+                    return Err(ArgonError::BranchProtected(branch.to_string()));
                 }
-                None => None,
-            };
-            let changes = crate::timetravel::reset::apply(&self.p, branch, &target).await?;
-            tracing::info!(branch, backup = ?backup, "branch reset");
-            Ok(ResetOutcome { backup, changes })
-        }
-        .await;
-        t.finish(&r);
-        r
+                let target = self.reset_target(branch, to).await?;
+                // Validate the target before creating anything.
+                if let Some(at) = &target.at {
+                    self.p.resolve_at(at).await?;
+                }
+                let backup = match backup {
+                    Some(name) => {
+                        self.create_branch(&name, Some(branch), None).await?;
+                        Some(name)
+                    }
+                    None => None,
+                };
+                let changes = crate::timetravel::reset::apply(&self.p, branch, &target).await?;
+                tracing::info!(branch, backup = ?backup, "branch reset");
+                Ok(ResetOutcome { backup, changes })
+            })
+            .await
     }
 
     /// A free default name for a reset's backup branch.
@@ -516,105 +594,109 @@ impl Coll {
         Ok(self.chain_levels().await?.0)
     }
 
-    fn timer(&self, op: &'static str) -> OpTimer {
-        OpTimer::start(op)
-    }
-
+    /// `op` names the call in metrics (`insertOne` or `insertMany`).
     pub async fn insert_many(
         &self,
         mut docs: Vec<Document>,
         ordered: bool,
+        op: &str,
     ) -> Result<(Vec<Bson>, InsertOutcome)> {
-        let t = self.timer("insert");
-        let r = async {
-            write::prepare_inserts(&mut docs)?;
-            let (levels, uniques) = self.target().await?;
-            let target = Target {
-                p: &self.p,
-                coll: &self.name,
-                levels,
-                uniques,
-            };
-            let ids = docs
-                .iter()
-                .map(|d| d.get("_id").cloned().unwrap_or(Bson::Null))
-                .collect();
-            Ok((ids, write::insert_many(&target, docs, ordered).await?))
-        }
-        .await;
-        t.finish(&r);
-        r
+        self.p
+            .ops
+            .run_once(crate::telemetry::operation(op), async {
+                write::prepare_inserts(&mut docs)?;
+                let (levels, uniques) = self.target().await?;
+                let target = Target {
+                    p: &self.p,
+                    coll: &self.name,
+                    levels,
+                    uniques,
+                };
+                let ids = docs
+                    .iter()
+                    .map(|d| d.get("_id").cloned().unwrap_or(Bson::Null))
+                    .collect();
+                Ok((ids, write::insert_many(&target, docs, ordered).await?))
+            })
+            .await
     }
 
     pub async fn modify(
         &self,
-        op: &'static str,
+        op: &str,
         filter: Document,
         change: Change,
         o: ModifyOpts,
     ) -> Result<ModifyOutcome> {
-        let t = self.timer(op);
-        let r = async {
-            check_reserved(&[&filter])?;
-            if let Some(s) = &o.sort {
-                check_reserved(&[s])?;
-            }
-            match &change {
-                Change::Update {
-                    update: Bson::Document(u),
-                    array_filters,
-                } => {
-                    check_reserved(&[u])?;
-                    if let Some(af) = array_filters {
-                        check_reserved(&af.iter().collect::<Vec<_>>())?;
-                    }
+        self.p
+            .ops
+            .run_once(crate::telemetry::operation(op), async {
+                check_reserved(&[&filter])?;
+                if let Some(s) = &o.sort {
+                    check_reserved(&[s])?;
                 }
-                Change::Update {
-                    update: Bson::Array(stages),
-                    ..
-                } => {
-                    for s in stages.iter().filter_map(|s| s.as_document()) {
-                        check_reserved(&[s])?;
+                match &change {
+                    Change::Update {
+                        update: Bson::Document(u),
+                        array_filters,
+                    } => {
+                        check_reserved(&[u])?;
+                        if let Some(af) = array_filters {
+                            check_reserved(&af.iter().collect::<Vec<_>>())?;
+                        }
                     }
+                    Change::Update {
+                        update: Bson::Array(stages),
+                        ..
+                    } => {
+                        for s in stages.iter().filter_map(|s| s.as_document()) {
+                            check_reserved(&[s])?;
+                        }
+                    }
+                    _ => {}
                 }
-                _ => {}
-            }
-            // Writes on main do not wait for capture (they stay on the hot path): an
-            // outside write that an Argon write supersedes before capture reaches it is
-            // folded into Argon's version. Child writes passed the barrier in `target`.
-            let (levels, uniques) = self.target().await?;
-            let target = Target {
-                p: &self.p,
-                coll: &self.name,
-                levels,
-                uniques,
-            };
-            write::modify(&target, filter, change, o).await
-        }
-        .await;
-        t.finish(&r);
-        r
+                // Writes on main do not wait for capture (they stay on the hot path): an
+                // outside write that an Argon write supersedes before capture reaches it is
+                // folded into Argon's version. Child writes passed the barrier in `target`.
+                let (levels, uniques) = self.target().await?;
+                let target = Target {
+                    p: &self.p,
+                    coll: &self.name,
+                    levels,
+                    uniques,
+                };
+                write::modify(&target, filter, change, o).await
+            })
+            .await
     }
 
     pub async fn find(&self, filter: Document, o: FindOpts) -> Result<DocCursor> {
-        let t = self.timer("find");
-        let r = async {
-            check_reserved(&[&filter])?;
-            for d in [&o.sort, &o.projection].into_iter().flatten() {
-                check_reserved(&[d])?;
-            }
-            let levels = self.view().await?;
-            ReadView {
-                p: &self.p,
-                coll: &self.name,
-                levels,
-            }
-            .find(filter, o)
+        self.find_as("find", filter, o).await
+    }
+
+    /// `find` recorded in metrics as `op` (`find` or `findOne`).
+    pub async fn find_as(&self, op: &str, filter: Document, o: FindOpts) -> Result<DocCursor> {
+        self.p
+            .ops
+            .run(crate::telemetry::operation(op), true, || {
+                let filter = filter.clone();
+                let o = o.clone();
+                async move {
+                    check_reserved(&[&filter])?;
+                    for d in [&o.sort, &o.projection].into_iter().flatten() {
+                        check_reserved(&[d])?;
+                    }
+                    let levels = self.view().await?;
+                    ReadView {
+                        p: &self.p,
+                        coll: &self.name,
+                        levels,
+                    }
+                    .find(filter, o)
+                    .await
+                }
+            })
             .await
-        }
-        .await;
-        t.finish(&r);
-        r
     }
 
     pub async fn find_one(&self, filter: Document, o: FindOpts) -> Result<Option<Document>> {
@@ -622,7 +704,12 @@ impl Coll {
             limit: Some(1),
             ..o
         };
-        Ok(self.find(filter, opts).await?.collect().await?.pop())
+        Ok(self
+            .find_as("findOne", filter, opts)
+            .await?
+            .collect()
+            .await?
+            .pop())
     }
 
     pub async fn count_documents(
@@ -631,21 +718,23 @@ impl Coll {
         skip: Option<u64>,
         limit: Option<i64>,
     ) -> Result<u64> {
-        let t = self.timer("countDocuments");
-        let r = async {
-            check_reserved(&[&filter])?;
-            let levels = self.view().await?;
-            ReadView {
-                p: &self.p,
-                coll: &self.name,
-                levels,
-            }
-            .count(filter, skip, limit)
+        self.p
+            .ops
+            .run("countDocuments", true, || {
+                let filter = filter.clone();
+                async move {
+                    check_reserved(&[&filter])?;
+                    let levels = self.view().await?;
+                    ReadView {
+                        p: &self.p,
+                        coll: &self.name,
+                        levels,
+                    }
+                    .count(filter, skip, limit)
+                    .await
+                }
+            })
             .await
-        }
-        .await;
-        t.finish(&r);
-        r
     }
 
     pub async fn estimated_document_count(&self) -> Result<u64> {
@@ -660,21 +749,23 @@ impl Coll {
     }
 
     pub async fn distinct(&self, field: &str, filter: Document) -> Result<Vec<Bson>> {
-        let t = self.timer("distinct");
-        let r = async {
-            check_reserved(&[&filter, &doc! {field: 1}])?;
-            let levels = self.view().await?;
-            ReadView {
-                p: &self.p,
-                coll: &self.name,
-                levels,
-            }
-            .distinct(field, filter)
+        self.p
+            .ops
+            .run("distinct", true, || {
+                let filter = filter.clone();
+                async move {
+                    check_reserved(&[&filter, &doc! {field: 1}])?;
+                    let levels = self.view().await?;
+                    ReadView {
+                        p: &self.p,
+                        coll: &self.name,
+                        levels,
+                    }
+                    .distinct(field, filter)
+                    .await
+                }
+            })
             .await
-        }
-        .await;
-        t.finish(&r);
-        r
     }
 
     pub async fn aggregate(
@@ -682,21 +773,23 @@ impl Coll {
         pipeline: Vec<Document>,
         batch: Option<u32>,
     ) -> Result<DocCursor> {
-        let t = self.timer("aggregate");
-        let r = async {
-            check_reserved(&pipeline.iter().collect::<Vec<_>>())?;
-            let levels = self.view().await?;
-            ReadView {
-                p: &self.p,
-                coll: &self.name,
-                levels,
-            }
-            .aggregate(pipeline, batch)
+        self.p
+            .ops
+            .run("aggregate", true, || {
+                let pipeline = pipeline.clone();
+                async move {
+                    check_reserved(&pipeline.iter().collect::<Vec<_>>())?;
+                    let levels = self.view().await?;
+                    ReadView {
+                        p: &self.p,
+                        coll: &self.name,
+                        levels,
+                    }
+                    .aggregate(pipeline, batch)
+                    .await
+                }
+            })
             .await
-        }
-        .await;
-        t.finish(&r);
-        r
     }
 
     /// Every version of one document as this branch sees its history, newest first:

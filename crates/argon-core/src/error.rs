@@ -56,6 +56,9 @@ pub enum ArgonError {
     },
     #[error("internal error: {0}")]
     Internal(String),
+    /// The circuit breaker is open: the call was not attempted.
+    #[error("{0}")]
+    CircuitOpen(String),
 }
 
 pub type Result<T> = std::result::Result<T, ArgonError>;
@@ -86,7 +89,25 @@ impl ArgonError {
             ArgonError::CaptureBehind(_) => "CAPTURE_BEHIND",
             ArgonError::Server { .. } => "MONGO_SERVER_ERROR",
             ArgonError::Internal(_) => "INTERNAL",
+            ArgonError::CircuitOpen(_) => "CIRCUIT_OPEN",
         }
+    }
+
+    /// Whether the error says the database could not be reached or did not answer in
+    /// time (what the circuit breaker and the health checks count).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            ArgonError::ServerUnreachable(_) => true,
+            ArgonError::Server { code, .. } => UNAVAILABLE_CODES.contains(code),
+            _ => false,
+        }
+    }
+
+    /// Whether trying the same call again may succeed: the database was unavailable, a
+    /// failover is under way, or a time limit was hit.
+    pub fn is_retryable(&self) -> bool {
+        self.is_unavailable()
+            || matches!(self, ArgonError::Server { code, .. } if RETRYABLE_CODES.contains(code))
     }
 
     /// MongoDB's numeric code for server errors (11000 for a duplicate key).
@@ -113,6 +134,15 @@ impl ArgonError {
         }
     }
 }
+
+/// Server codes that say the database (or the primary) is not there: HostUnreachable,
+/// HostNotFound, NetworkTimeout, ShutdownInProgress, PrimarySteppedDown,
+/// SocketException, NotWritablePrimary, InterruptedAtShutdown,
+/// InterruptedDueToReplStateChange, NotPrimaryNoSecondaryOk, NotPrimaryOrSecondary.
+const UNAVAILABLE_CODES: &[i32] = &[6, 7, 89, 91, 189, 9001, 10107, 11600, 11602, 13435, 13436];
+/// Further codes worth a retry: ExceededTimeLimit (262), WriteConcernFailed (64),
+/// StaleEpoch (150). Not MaxTimeMSExpired: that is the caller's own limit.
+const RETRYABLE_CODES: &[i32] = &[262, 64, 150];
 
 /// Classification of driver errors used by the transaction retry loop.
 pub(crate) fn is_transient(e: &mongodb::error::Error) -> bool {

@@ -10,6 +10,7 @@ pub mod capture;
 pub mod error;
 pub mod lsn;
 pub mod names;
+pub mod ops;
 pub mod options;
 pub mod project;
 pub mod read;

@@ -32,6 +32,14 @@ pub struct ConnectOptions {
     /// Runs garbage collection of history in the background every this many ms (off by
     /// default; `argon.gc()` runs it on demand).
     pub gc_interval_ms: Option<u64>,
+    /// Background checks of the database, health and alert rules (`false`: off).
+    pub monitor: Option<crate::ops::MonitorSetting>,
+    /// Retries of operations after retryable errors (network, timeouts, failovers).
+    pub retry: Option<crate::ops::retry::RetryOptions>,
+    /// The circuit breaker.
+    pub breaker: Option<crate::ops::breaker::BreakerOptions>,
+    /// Operations slower than this are logged at warn, ms. Default 1000.
+    pub slow_operation_ms: Option<u64>,
 }
 
 impl ConnectOptions {

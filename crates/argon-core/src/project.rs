@@ -53,6 +53,10 @@ pub struct Project {
     gc_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Capture of outside writes (see `capture.rs`).
     pub(crate) capture: crate::capture::Capture,
+    /// Metrics, health, alerts, breaker and retries (see `ops/`).
+    pub ops: crate::ops::Ops,
+    /// The monitor task, when on.
+    pub(crate) monitor_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Project {
@@ -67,11 +71,17 @@ impl Project {
                 opts.database
             )));
         }
+        let ops = crate::ops::OpsOptions::from_connect(
+            opts.monitor.clone(),
+            opts.retry.clone(),
+            opts.breaker.clone(),
+            opts.slow_operation_ms,
+        )?;
         let mut co = ClientOptions::parse(uri).await.map_err(|e| match *e.kind {
             mongodb::error::ErrorKind::InvalidArgument { message, .. } => {
-                ArgonError::InvalidUri(message)
+                ArgonError::InvalidUri(crate::ops::logs::redact(&message))
             }
-            _ => ArgonError::InvalidUri(e.to_string()),
+            _ => ArgonError::InvalidUri(crate::ops::logs::redact(&e.to_string())),
         })?;
         if let Some(ms) = opts.server_selection_timeout_ms {
             co.server_selection_timeout = Some(Duration::from_millis(ms));
@@ -86,7 +96,8 @@ impl Project {
         } else if co.app_name.is_none() {
             co.app_name = Some("argondb".into());
         }
-        let client = Client::with_options(co).map_err(|e| ArgonError::InvalidUri(e.to_string()))?;
+        let client = Client::with_options(co)
+            .map_err(|e| ArgonError::InvalidUri(crate::ops::logs::redact(&e.to_string())))?;
         let db = client.database(&opts.database);
         let hello = client
             .database("admin")
@@ -115,6 +126,8 @@ impl Project {
             mirrored: Mutex::new(Default::default()),
             gc_task: Mutex::new(None),
             capture: Default::default(),
+            ops: crate::ops::Ops::new(ops),
+            monitor_task: Mutex::new(None),
         };
         let migrated = project.init().await?;
         let colls = project.user_collections().await?;
@@ -145,6 +158,7 @@ impl Project {
             });
             *project.gc_task.lock().expect("gc task") = Some(task);
         }
+        *project.monitor_task.lock().expect("monitor task") = crate::ops::monitor::start(&project);
         tracing::info!(database = %opts.database, transactions, "argon project opened");
         Ok(project)
     }
@@ -206,11 +220,30 @@ impl Project {
         }
     }
 
+    /// Closes the project: stops taking operations, waits up to `timeout` for those in
+    /// flight, stops the background tasks and shuts the client down. Returns how many
+    /// operations were still running when it gave up waiting.
+    pub async fn close_within(&self, timeout: Duration) -> usize {
+        let left = self.ops.drain(timeout).await;
+        if left > 0 {
+            tracing::warn!(
+                in_flight = left as u64,
+                "closing with operations still running"
+            );
+        }
+        self.close().await;
+        left
+    }
+
     pub async fn close(&self) {
         if !self.closed.swap(true, Ordering::AcqRel) {
             if let Some(t) = self.gc_task.lock().expect("gc task").take() {
                 t.abort();
             }
+            if let Some(t) = self.monitor_task.lock().expect("monitor task").take() {
+                t.abort();
+            }
+            self.ops.set_sink(None);
             self.stop_capture().await;
             self.client.clone().shutdown().await;
         }
@@ -273,6 +306,22 @@ impl Project {
             .await
             .map(|v| v.len())
             .unwrap_or(0)
+    }
+
+    /// Sets the gauges (LSN, branches, breaker, memory, `argon_up`).
+    pub async fn refresh_gauges(&self, up: bool) {
+        let branches = self
+            .branches()
+            .estimated_document_count()
+            .await
+            .unwrap_or(0);
+        self.ops.telemetry.set_gauges(&crate::ops::metrics::Gauges {
+            up,
+            lsn: self.seen_lsn.load(Ordering::Acquire),
+            branches,
+            breaker_state: self.ops.breaker.state().gauge(),
+            rss_bytes: crate::ops::rss_bytes(),
+        });
     }
 
     /// The newest committed LSN of the project.

@@ -34,7 +34,9 @@ pub(super) async fn flush(
     let evs: &[Document] = group;
     let captured: usize =
         crate::in_txn_solo!(p, |s, _alloc| capture_group(p, s, evs, &pos, through))?;
-    metrics::counter!(crate::telemetry::CAPTURED_TOTAL).increment(captured as u64);
+    p.ops
+        .telemetry
+        .incr(crate::telemetry::CAPTURED_TOTAL, captured as u64);
     if let Some(t) = through {
         *p.capture.captured_through.lock().expect("capture through") = Some(t);
     }
@@ -216,7 +218,9 @@ async fn capture_one(
         let argons = !n.get_bool(F_OUTSIDE).unwrap_or(false) && n.get_str(F_OP) != Ok(OP_DELETE);
         let stamp = pre.and_then(|d| d.get_i64(F_LSN).ok());
         if argons && (op == OP_INSERT || (pre.is_some() && stamp != n.get_i64(F_KEY).ok())) {
-            metrics::counter!(crate::telemetry::CAPTURE_FOLDED_TOTAL).increment(1);
+            p.ops
+                .telemetry
+                .incr(crate::telemetry::CAPTURE_FOLDED_TOTAL, 1);
             tracing::warn!(collection = coll, "an outside write was superseded by an Argon write before capture; folded into Argon's version");
             return Ok(None);
         }
@@ -244,7 +248,9 @@ async fn capture_one(
                 Some((adoption_key(key), pre))
             }
             None => {
-                metrics::counter!(crate::telemetry::CAPTURE_APPROXIMATE_TOTAL).increment(1);
+                p.ops
+                    .telemetry
+                    .incr(crate::telemetry::CAPTURE_APPROXIMATE_TOTAL, 1);
                 None
             }
         },
@@ -260,7 +266,9 @@ async fn capture_one(
             computed.or_else(|| {
                 // No pre-image: the current state stands in (approximate if the document
                 // changed again since).
-                metrics::counter!(crate::telemetry::CAPTURE_APPROXIMATE_TOTAL).increment(1);
+                p.ops
+                    .telemetry
+                    .incr(crate::telemetry::CAPTURE_APPROXIMATE_TOTAL, 1);
                 g.heads.get(&dk).cloned()
             })
         }

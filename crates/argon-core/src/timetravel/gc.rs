@@ -204,8 +204,10 @@ impl Project {
             out.bytes_freed += bytes as u64;
         }
         if !dry_run {
-            metrics::counter!(crate::telemetry::GC_RECORDS_REMOVED_TOTAL)
-                .increment(out.records_removed);
+            self.ops.telemetry.incr(
+                crate::telemetry::GC_RECORDS_REMOVED_TOTAL,
+                out.records_removed,
+            );
         }
         tracing::info!(
             removed = out.records_removed,

@@ -156,8 +156,9 @@ pub async fn insert_many(
         let r: Result<()> = crate::in_txn!(t.p, |s, alloc| insert_batch(t, s, alloc, &batch));
         match r {
             Ok(()) => {
-                metrics::counter!(crate::telemetry::WAL_RECORDS_TOTAL)
-                    .increment(batch.len() as u64);
+                t.p.ops
+                    .telemetry
+                    .incr(crate::telemetry::WAL_RECORDS_TOTAL, batch.len() as u64);
                 out.inserted.append(&mut pending);
             }
             Err(ArgonError::Server {

@@ -150,7 +150,9 @@ pub(crate) async fn modify_in_txn(
     }
     check_unique_vs_ancestors(t, s, &afters).await?;
     if !records.is_empty() {
-        metrics::counter!(crate::telemetry::WAL_RECORDS_TOTAL).increment(records.len() as u64);
+        t.p.ops
+            .telemetry
+            .incr(crate::telemetry::WAL_RECORDS_TOTAL, records.len() as u64);
         t.p.wal().insert_many(records).session(&mut *s).await?;
     }
     if let Some(d) = returned {

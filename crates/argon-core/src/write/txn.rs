@@ -66,16 +66,21 @@ fn txn_options() -> TransactionOptions {
 /// Drives the retry loop of one logical write: its backoff and deadline. The transaction
 /// itself belongs to the write's group (see [`WriteGroups`]). Use it through
 /// [`in_txn!`] (a write that may share its transaction) or [`in_txn_solo!`].
-pub struct Runner {
+pub struct Runner<'a> {
+    ops: &'a crate::ops::Ops,
     delays: backon::ExponentialBackoff,
+    /// Delays for retries after the database was unavailable (the `retry` option's
+    /// strategy and attempts): an outage ends the write after those, where write conflicts
+    /// are retried until the deadline.
+    outage: Box<dyn Iterator<Item = Duration> + Send>,
     deadline: std::time::Instant,
     /// Run the next attempt alone: set after this write failed inside a group that others
     /// had joined first, so its error is judged against committed state only.
     pub solo: bool,
 }
 
-impl Runner {
-    pub fn new(p: &Project, solo: bool) -> crate::Result<Runner> {
+impl<'a> Runner<'a> {
+    pub fn new(p: &'a Project, solo: bool) -> crate::Result<Runner<'a>> {
         if !p.transactions {
             return Err(crate::ArgonError::TransactionsRequired);
         }
@@ -87,6 +92,8 @@ impl Runner {
             .with_max_times(p.max_txn_retries)
             .build();
         Ok(Runner {
+            ops: &p.ops,
+            outage: p.ops.retry.delays(),
             delays,
             deadline: std::time::Instant::now() + p.txn_timeout,
             solo,
@@ -96,9 +103,17 @@ impl Runner {
     /// Waits before retrying after a transient error; `Some(err)` when the retry budget
     /// (count or `transactionTimeoutMs`) is spent.
     async fn backoff(&mut self, e: mongodb::error::Error) -> Option<crate::ArgonError> {
-        match self.delays.next() {
+        let unavailable = crate::ArgonError::from(e.clone()).is_unavailable();
+        let next = if unavailable {
+            self.outage.next().filter(|_| self.ops.retry.withdraw())
+        } else {
+            self.delays.next()
+        };
+        match next {
             Some(d) if std::time::Instant::now() + d < self.deadline => {
-                metrics::counter!(crate::telemetry::TXN_RETRIES_TOTAL).increment(1);
+                self.ops
+                    .telemetry
+                    .incr(crate::telemetry::TXN_RETRIES_TOTAL, 1);
                 tokio::time::sleep(d).await;
                 None
             }
@@ -226,7 +241,7 @@ impl Turn<'_> {
     pub async fn finish<T>(
         mut self,
         outcome: TxResult<T>,
-        runner: &mut Runner,
+        runner: &mut Runner<'_>,
     ) -> Option<crate::Result<T>> {
         let groups = self.groups;
         let mut guard = self.guard.take().expect("a turn holds its guard");

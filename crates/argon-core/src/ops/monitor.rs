@@ -1,0 +1,42 @@
+//! The monitor: a background task that, every `monitor.intervalMs`, checks the database,
+//! refreshes the gauges and evaluates the alert rules. It holds only a weak reference to
+//! the project, so a dropped project stops it; `close()` aborts it.
+
+use crate::project::Project;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+/// One round: database check, gauges, alerts.
+pub async fn tick(p: &Project) {
+    let check = p.ops.check_database(&p.db).await;
+    if !check.ok {
+        tracing::warn!(
+            consecutive_failures = check.consecutive_failures,
+            error = check.error.as_deref().unwrap_or(""),
+            "database check failed"
+        );
+    }
+    p.refresh_gauges(check.ok).await;
+    p.ops.evaluate_alerts();
+}
+
+/// Starts the monitor of `p` (when enabled).
+pub fn start(p: &Arc<Project>) -> Option<tokio::task::JoinHandle<()>> {
+    if !p.ops.options.monitor_enabled {
+        return None;
+    }
+    let every = Duration::from_millis(p.ops.options.monitor.interval_ms);
+    let weak: Weak<Project> = Arc::downgrade(p);
+    Some(tokio::spawn(async move {
+        let mut interval = tokio::time::interval(every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            let Some(p) = weak.upgrade() else { return };
+            if p.ops.is_closing() {
+                return;
+            }
+            tick(&p).await;
+        }
+    }))
+}
