@@ -8,6 +8,8 @@ const { Collection } = require('./collection')
 const { call, callSync, ArgonError } = require('./errors')
 const { atSpec, resetTarget, point, countsOf, DiffCursor } = require('./timetravel')
 const native = require('../binding.js')
+const { EventEmitter } = require('node:events')
+const ops = require('./ops')
 
 let warnedCapture = false
 
@@ -58,10 +60,32 @@ class Branch {
   }
 }
 
-class Argon {
-  constructor(nativeArgon, codec) {
+class Argon extends EventEmitter {
+  constructor(nativeArgon, codec, logger) {
+    super()
     this._native = nativeArgon
     this._codec = codec
+    this._logger = logger
+    this._closing = null
+    // One channel for every engine event: alerts, breaker transitions, log records.
+    nativeArgon.onEvent((buf) => this._onEvent(buf))
+  }
+
+  _onEvent(buf) {
+    let d
+    try {
+      d = this._codec.decode(buf)
+    } catch {
+      return
+    }
+    if (d.type === 'log') {
+      if (this._logger) ops.writeLog(this._logger, d)
+    } else if (d.type === 'alert') {
+      const { type: _t, ...a } = d
+      this.emit('alert', ops.alert(a))
+    } else if (d.type === 'breaker') {
+      this.emit('breaker', d.state)
+    }
   }
 
   /**
@@ -72,13 +96,17 @@ class Argon {
     if (typeof uri !== 'string' || uri.length === 0) throw new ArgonError('INVALID_URI', 'a MongoDB connection string is required')
     if (!options || typeof options.database !== 'string') throw new ArgonError('INVALID_ARGUMENT', 'options.database (the project database) is required')
     const codec = new Codec(loadBson(options.bson))
-    const { bson: _ignored, ...rest } = options
+    const { bson: _ignored, logger: userLogger, logLevel, ...rest } = options
+    const logger = ops.checkLogger(userLogger)
+    const level = ops.checkLogLevel(logLevel)
     const n = await call(native.connect(uri, JSON.stringify(rest)), codec.EJSON)
     if (n.capture === 'unavailable' && !warnedCapture) {
       warnedCapture = true
       process.emitWarning('this MongoDB deployment has no change streams (a standalone server): writes made outside Argon cannot be captured and would show in branches and past views; write through Argon only', { code: 'ARGON_CAPTURE_UNAVAILABLE' })
     }
-    return new Argon(n, codec)
+    const argon = new Argon(n, codec, logger)
+    if (logger) callSync(() => n.setLogLevel(level), codec.EJSON)
+    return argon
   }
 
   /** Whether writes run in MongoDB transactions (replica sets and sharded clusters). */
@@ -215,8 +243,75 @@ class Argon {
     await call(this._native.protectBranch(String(name), Boolean(value)), this._codec.EJSON)
   }
 
-  async close() {
-    await call(this._native.close(), this._codec.EJSON)
+  /**
+   * Metrics of this project: the Prometheus text exposition (format 0.0.4) by default, or
+   * with `{ format: 'json' }` `{ operations, counters, window, system, lsn, branches, breaker }`.
+   */
+  async metrics(options = {}) {
+    if (options === null || typeof options !== 'object') throw new ArgonError('INVALID_ARGUMENT', 'metrics options must be an object')
+    const format = options.format ?? 'prometheus'
+    if (format === 'prometheus' || format === 'text') return call(this._native.metricsText(), this._codec.EJSON)
+    if (format !== 'json') throw new ArgonError('INVALID_ARGUMENT', "metrics format must be 'prometheus' or 'json'")
+    const d = this._codec.decode(await call(this._native.metricsJson(), this._codec.EJSON))
+    return ops.withNodeSystem(ops.plain(d))
+  }
+
+  /** Starts every counter, statistic and the health window again from zero. */
+  resetMetrics() {
+    callSync(() => this._native.resetMetrics(), this._codec.EJSON)
+  }
+
+  /**
+   * `{ status: 'healthy' | 'degraded' | 'unhealthy', checks: { database, errorRate, latency,
+   * memory, breaker }, consecutiveFailures, lastCheck, uptimeMs }`. Runs a database check.
+   */
+  async health() {
+    if (this._closing) return { ...(await this._lastHealth()), status: 'unhealthy', closing: true }
+    return ops.health(this._codec.decode(await call(this._native.health(), this._codec.EJSON)))
+  }
+
+  async _lastHealth() {
+    return { checks: {}, consecutiveFailures: 0, lastCheck: null, uptimeMs: 0 }
+  }
+
+  /** Liveness: the process and the library are alive (not closed). */
+  live() {
+    return { status: this._closing ? 'down' : 'up' }
+  }
+
+  /** Readiness: the database answers and the library is not closing. */
+  async ready() {
+    if (this._closing) return { status: 'down', reason: 'closing' }
+    const h = await this.health()
+    const db = h.checks.database
+    const up = db.status !== 'fail' && h.checks.breaker.state !== 'open' && db.error === null
+    return { status: up ? 'up' : 'down', database: db }
+  }
+
+  /** Active alerts, or with `{ history: true }` the last 100 transitions. */
+  alerts(options = {}) {
+    const buf = callSync(() => this._native.alerts(Boolean(options && options.history)), this._codec.EJSON)
+    return this._codec.decode(buf).v.map(ops.alert)
+  }
+
+  /** Runs one monitor round now: database check, gauges, alert rules. */
+  async checkNow() {
+    await call(this._native.monitorTick(), this._codec.EJSON)
+  }
+
+  /**
+   * Graceful close: stops taking operations, waits up to `timeoutMs` (default 10 000) for
+   * those in flight, stops the monitor, delivers pending log records, closes the client.
+   */
+  async close(options = {}) {
+    const timeoutMs = options && options.timeoutMs !== undefined ? options.timeoutMs : 10_000
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 0) throw new ArgonError('INVALID_ARGUMENT', 'close timeoutMs must be a non-negative integer')
+    if (!this._closing) {
+      this._closing = call(this._native.closeWithin(Math.min(timeoutMs, 2 ** 31 - 1)), this._codec.EJSON)
+        // Let queued events (log records of the last operations) reach JS.
+        .then((left) => new Promise((resolve) => setImmediate(() => resolve(left))))
+    }
+    await this._closing
   }
 }
 

@@ -28,7 +28,7 @@ class Collection {
 
   async insertOne(doc, options = {}) {
     this._ensureId(doc)
-    const r = await this._insert([doc], true)
+    const r = await this._insert([doc], true, 'insertOne')
     if (r.errors.length) throw this._writeError(r.errors[0])
     return { acknowledged: true, insertedId: doc._id }
   }
@@ -52,8 +52,8 @@ class Collection {
     return result
   }
 
-  async _insert(docs, ordered) {
-    const buf = await this._call(this._native.insertMany(this._codec.encodeMany(docs), ordered))
+  async _insert(docs, ordered, op = 'insertMany') {
+    const buf = await this._call(this._native.insertMany(this._codec.encodeMany(docs), ordered, op))
     const r = this._codec.decode(buf)
     return { inserted: r.inserted.map(Number), errors: r.errors.map((e) => ({ ...e, index: Number(e.index) })) }
   }
@@ -105,13 +105,17 @@ class Collection {
   }
 
   find(filter = {}, options = {}) {
+    return this._find(filter, options, 'find')
+  }
+
+  _find(filter, options, op) {
     const opts = cleanOptions(options)
     if (opts.sort !== undefined) opts.sort = normalizeSort(opts.sort)
-    return new FindCursor(this._codec, this._native, filter, opts)
+    return new FindCursor(this._codec, this._native, filter, opts, op)
   }
 
   async findOne(filter = {}, options = {}) {
-    const c = this.find(filter, { ...options, limit: 1 })
+    const c = this._find(filter, { ...options, limit: 1 }, 'findOne')
     const d = await c.next()
     await c.close()
     return d

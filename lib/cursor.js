@@ -107,8 +107,9 @@ class ArgonCursor {
 }
 
 class FindCursor extends ArgonCursor {
-  constructor(codec, native, filter, options) {
-    super(codec, (batch) => native.find(codec.encode(filter), codec.encode({ ...this._opts, batchSize: batch })))
+  /** `op` names the call in metrics: `find`, or `findOne` when findOne made this cursor. */
+  constructor(codec, native, filter, options, op = 'find') {
+    super(codec, (batch) => native.find(codec.encode(filter), codec.encode({ ...this._opts, batchSize: batch }), op))
     this._opts = { ...options }
   }
 

@@ -28,6 +28,7 @@ const ErrorCodes = Object.freeze({
   CLIENT_CLOSED: 'CLIENT_CLOSED',
   CAPTURE_BEHIND: 'CAPTURE_BEHIND',
   INTERNAL: 'INTERNAL',
+  CIRCUIT_OPEN: 'CIRCUIT_OPEN',
 })
 
 class ArgonError extends Error {

@@ -75,9 +75,15 @@ fn reject_unsupported(o: &Document) -> napi::Result<()> {
 impl NativeCollection {
     /// `docs` is concatenated BSON. Returns `{ids, inserted, errors}` as BSON.
     #[napi(catch_unwind)]
-    pub async fn insert_many(&self, docs_bytes: Buffer, ordered: bool) -> napi::Result<Buffer> {
+    pub async fn insert_many(
+        &self,
+        docs_bytes: Buffer,
+        ordered: bool,
+        op: Option<String>,
+    ) -> napi::Result<Buffer> {
         let list = docs(&docs_bytes)?;
-        let (ids, out) = self.inner.insert_many(list, ordered).await.napi()?;
+        let op = op.as_deref().unwrap_or("insertMany");
+        let (ids, out) = self.inner.insert_many_as(op, list, ordered).await.napi()?;
         let errors: Vec<Bson> = out
             .errors
             .iter()
@@ -183,13 +189,19 @@ impl NativeCollection {
     }
 
     #[napi(catch_unwind)]
-    pub async fn find(&self, filter: Buffer, options: Buffer) -> napi::Result<NativeCursor> {
+    pub async fn find(
+        &self,
+        filter: Buffer,
+        options: Buffer,
+        op: Option<String>,
+    ) -> napi::Result<NativeCursor> {
         let filter = doc(&filter)?;
         let o = doc(&options)?;
         reject_unsupported(&o)?;
         let fo = find_opts(&o);
         let first = first_batch(&fo);
-        let c = self.inner.find(filter, fo).await.napi()?;
+        let op = op.as_deref().unwrap_or("find");
+        let c = self.inner.find_as(op, filter, fo).await.napi()?;
         NativeCursor::open(c, first).await.napi()
     }
 

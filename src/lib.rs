@@ -7,6 +7,7 @@ mod collection;
 mod convert;
 mod cursor;
 mod errors;
+mod ops;
 mod timetravel;
 
 pub use client::{connect, NativeArgon};

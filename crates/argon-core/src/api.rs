@@ -594,30 +594,45 @@ impl Coll {
         Ok(self.chain_levels().await?.0)
     }
 
-    /// `op` names the call in metrics (`insertOne` or `insertMany`).
     pub async fn insert_many(
         &self,
+        docs: Vec<Document>,
+        ordered: bool,
+    ) -> Result<(Vec<Bson>, InsertOutcome)> {
+        self.insert_many_as("insertMany", docs, ordered).await
+    }
+
+    /// `insert_many` recorded in metrics as `op` (`insertOne` or `insertMany`).
+    pub async fn insert_many_as(
+        &self,
+        op: &str,
         mut docs: Vec<Document>,
         ordered: bool,
-        op: &str,
     ) -> Result<(Vec<Bson>, InsertOutcome)> {
+        let mut fut = Some(async {
+            write::prepare_inserts(&mut docs)?;
+            let (levels, uniques) = self.target().await?;
+            let target = Target {
+                p: &self.p,
+                coll: &self.name,
+                levels,
+                uniques,
+            };
+            let ids = docs
+                .iter()
+                .map(|d| d.get("_id").cloned().unwrap_or(Bson::Null))
+                .collect();
+            Ok((ids, write::insert_many(&target, docs, ordered).await?))
+        });
+        // Per-document errors count as an error of the call (with the first one's code).
         self.p
             .ops
-            .run_once(crate::telemetry::operation(op), async {
-                write::prepare_inserts(&mut docs)?;
-                let (levels, uniques) = self.target().await?;
-                let target = Target {
-                    p: &self.p,
-                    coll: &self.name,
-                    levels,
-                    uniques,
-                };
-                let ids = docs
-                    .iter()
-                    .map(|d| d.get("_id").cloned().unwrap_or(Bson::Null))
-                    .collect();
-                Ok((ids, write::insert_many(&target, docs, ordered).await?))
-            })
+            .run_classified(
+                crate::telemetry::operation(op),
+                false,
+                || fut.take().expect("polled once"),
+                |(_, out): &(Vec<Bson>, InsertOutcome)| out.errors.first().map(|(_, e)| e.code()),
+            )
             .await
     }
 

@@ -310,6 +310,9 @@ impl Project {
 
     /// Sets the gauges (LSN, branches, breaker, memory, `argon_up`).
     pub async fn refresh_gauges(&self, up: bool) {
+        if up {
+            let _ = self.committed_lsn().await;
+        }
         let branches = self
             .branches()
             .estimated_document_count()

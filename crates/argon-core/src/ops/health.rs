@@ -167,10 +167,10 @@ pub fn evaluate(s: &Snapshot, t: &Thresholds) -> (Status, Document) {
             "lastCheck": s.db.at.map(Bson::DateTime).unwrap_or(Bson::Null),
         }),
         "errorRate": check(rate_st, doc! {
-            "value": rate, "threshold": t.error_rate,
+            "value": s.window.error_rate, "threshold": t.error_rate,
             "operations": s.window.count as i64, "errors": s.window.errors as i64,
         }),
-        "latency": check(lat_st, doc! {"p99Ms": p99, "threshold": t.p99_ms}),
+        "latency": check(lat_st, doc! {"p99Ms": s.window.p99_ms, "threshold": t.p99_ms}),
         "memory": check(mem_st, doc! {"rssBytes": s.rss_bytes as i64, "threshold": t.memory_bytes as i64}),
         "breaker": check(br_st, doc! {"state": s.breaker.as_str()}),
     };

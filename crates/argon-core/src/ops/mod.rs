@@ -219,7 +219,23 @@ impl Ops {
 
     /// Runs one public operation: breaker, retries (when `retry` and the error is
     /// retryable), metrics, slow-operation log.
-    pub async fn run<T, F, Fut>(&self, op: &'static str, retry: bool, mut f: F) -> Result<T>
+    pub async fn run<T, F, Fut>(&self, op: &'static str, retry: bool, f: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        self.run_classified(op, retry, f, |_| None).await
+    }
+
+    /// [`Ops::run`] for operations that can succeed with per-item errors (insertMany):
+    /// `failed` gives the error code to count for a successful result, if any.
+    pub async fn run_classified<T, F, Fut>(
+        &self,
+        op: &'static str,
+        retry: bool,
+        mut f: F,
+        failed: impl Fn(&T) -> Option<&'static str>,
+    ) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T>>,
@@ -261,7 +277,10 @@ impl Ops {
             }
         };
         let took = start.elapsed();
-        let code = r.as_ref().err().map(ArgonError::code);
+        let code = match &r {
+            Err(e) => Some(e.code()),
+            Ok(v) => failed(v),
+        };
         self.telemetry.record_op(op, took, code);
         let ms = took.as_secs_f64() * 1000.0;
         if took >= Duration::from_millis(self.options.slow_operation_ms) {

@@ -1,0 +1,101 @@
+//! The operations surface of `NativeArgon`: metrics, health, alerts, events and logs,
+//! graceful close. Events (alerts, breaker transitions, log records) reach JS through one
+//! weak threadsafe function: it never keeps the process alive, and when JS falls behind
+//! the queue's bound drops records (counted) instead of blocking the engine.
+
+use crate::client::NativeArgon;
+use crate::convert::{docs_reply, to_bytes};
+use crate::errors::IntoNapi;
+use napi::bindgen_prelude::{Buffer, Function};
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+use napi_derive::napi;
+use std::sync::Arc;
+
+/// Events waiting for the JS thread, at most.
+const EVENT_QUEUE: usize = 10_000;
+
+#[napi]
+impl NativeArgon {
+    /// The Prometheus text exposition (format 0.0.4).
+    #[napi(catch_unwind)]
+    pub async fn metrics_text(&self) -> napi::Result<String> {
+        Ok(self.inner.clone().metrics_text().await)
+    }
+
+    /// The JSON form of the metrics, as BSON.
+    #[napi(catch_unwind)]
+    pub async fn metrics_json(&self) -> napi::Result<Buffer> {
+        let d = self.inner.clone().metrics_document().await;
+        Ok(to_bytes(&d)?.into())
+    }
+
+    #[napi(catch_unwind)]
+    pub fn reset_metrics(&self) {
+        self.inner.reset_metrics();
+    }
+
+    /// The health document, as BSON (runs a database check first).
+    #[napi(catch_unwind)]
+    pub async fn health(&self) -> napi::Result<Buffer> {
+        let d = self.inner.clone().health().await;
+        Ok(to_bytes(&d)?.into())
+    }
+
+    /// One monitor round now (database check, gauges, alert rules).
+    #[napi(catch_unwind)]
+    pub async fn monitor_tick(&self) -> napi::Result<()> {
+        self.inner.clone().monitor_tick().await;
+        Ok(())
+    }
+
+    /// `{ v: [alert…] }`: active alerts, or the last 100 transitions with `history`.
+    #[napi(catch_unwind)]
+    pub fn alerts(&self, history: bool) -> napi::Result<Buffer> {
+        docs_reply(self.inner.alerts(history))
+    }
+
+    /// Receives every event as BSON (`{type: 'alert' | 'breaker' | 'log', …}`).
+    #[napi(catch_unwind)]
+    pub fn on_event(&self, callback: Function<Buffer, ()>) -> napi::Result<()> {
+        let tsfn = callback
+            .build_threadsafe_function::<Vec<u8>>()
+            .weak::<true>()
+            .callee_handled::<false>()
+            .max_queue_size::<EVENT_QUEUE>()
+            .build_callback(|ctx| Ok(Buffer::from(ctx.value)))?;
+        let project = self.inner.project().clone();
+        let weak = Arc::downgrade(&project);
+        self.inner.set_event_sink(Some(Arc::new(move |d| {
+            let Ok(bytes) = argon_core::bson::to_vec(&d) else {
+                return;
+            };
+            let status = tsfn.call(bytes, ThreadsafeFunctionCallMode::NonBlocking);
+            if status != napi::Status::Ok {
+                if let Some(p) = weak.upgrade() {
+                    p.ops
+                        .telemetry
+                        .incr(argon_core::telemetry::LOG_DROPPED_TOTAL, 1);
+                }
+            }
+        })));
+        Ok(())
+    }
+
+    /// Sends the engine's log records at `level` or more severe as events (`null`: none).
+    #[napi(catch_unwind)]
+    pub fn set_log_level(&self, level: Option<String>) -> napi::Result<()> {
+        self.inner.set_log_level(level.as_deref()).napi()
+    }
+
+    /// Graceful close: waits up to `timeout_ms` for operations in flight. Returns how many
+    /// were still running.
+    #[napi(catch_unwind)]
+    pub async fn close_within(&self, timeout_ms: u32) -> napi::Result<u32> {
+        let left = self
+            .inner
+            .clone()
+            .close_within(std::time::Duration::from_millis(timeout_ms.into()))
+            .await;
+        Ok(left as u32)
+    }
+}
