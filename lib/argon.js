@@ -37,7 +37,7 @@ class Branch {
     const a = this._argon
     const at = this._atSpec ? a._codec.encode(this._atSpec) : null
     const n = callSync(() => a._native.collection(this.name, String(name), at), a._codec.EJSON)
-    return new Collection(a._codec, n, this.name, String(name))
+    return new Collection(a._codec, n, this.name, String(name), a._trackCall)
   }
 
   /**
@@ -67,6 +67,14 @@ class Argon extends EventEmitter {
     this._codec = codec
     this._logger = logger
     this._closing = null
+    // Calls issued and not yet settled, so close() can wait for them.
+    this._inFlight = new Set()
+    this._trackCall = (p) => {
+      this._inFlight.add(p)
+      const done = () => this._inFlight.delete(p)
+      p.then(done, done)
+      return p
+    }
     // One channel for every engine event: alerts, breaker transitions, log records.
     nativeArgon.onEvent((buf) => this._onEvent(buf))
   }
@@ -307,7 +315,15 @@ class Argon extends EventEmitter {
     const timeoutMs = options && options.timeoutMs !== undefined ? options.timeoutMs : 10_000
     if (!Number.isInteger(timeoutMs) || timeoutMs < 0) throw new ArgonError('INVALID_ARGUMENT', 'close timeoutMs must be a non-negative integer')
     if (!this._closing) {
-      this._closing = call(this._native.closeWithin(Math.min(timeoutMs, 2 ** 31 - 1)), this._codec.EJSON)
+      const deadline = Date.now() + timeoutMs
+      const settled = Promise.allSettled([...this._inFlight])
+      let timer
+      const waited = new Promise((resolve) => {
+        timer = setTimeout(resolve, timeoutMs)
+      })
+      this._closing = Promise.race([settled, waited])
+        .then(() => clearTimeout(timer))
+        .then(() => call(this._native.closeWithin(Math.max(0, Math.min(deadline - Date.now(), 2 ** 31 - 1))), this._codec.EJSON))
         // Let queued events (log records of the last operations) reach JS.
         .then((left) => new Promise((resolve) => setImmediate(() => resolve(left))))
     }

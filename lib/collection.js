@@ -7,15 +7,16 @@ const { FindCursor, AggregationCursor, normalizeSort, normalizeIndexSpec } = req
 const { call, ArgonError, ArgonBulkWriteError, serverError, DriverBulkWriteError } = require('./errors')
 
 class Collection {
-  constructor(codec, native, branchName, name) {
+  constructor(codec, native, branchName, name, track = (p) => p) {
     this._codec = codec
     this._native = native
     this.branchName = branchName
     this.collectionName = name
+    this._track = track
   }
 
   _call(p) {
-    return call(p, this._codec.EJSON)
+    return this._track(call(p, this._codec.EJSON))
   }
 
   _ensureId(doc) {

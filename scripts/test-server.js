@@ -50,10 +50,17 @@ function ping(port) {
   })
 }
 
+/**
+ * `opts.port` and `opts.dir` restart a server on the port and data of an earlier one
+ * (whose `kill()` left them); a caller-given `dir` is not removed by `stop()`.
+ */
 async function startServer(opts = {}) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'argon-secantus-'))
-  const args = ['--host', '127.0.0.1', '--port', '0', '--storage-path', dir, '--log-file-max', '16MB', '--cache-size', opts.cacheSize || '512M']
+  const ownDir = !opts.dir
+  const dir = opts.dir || fs.mkdtempSync(path.join(os.tmpdir(), 'argon-secantus-'))
+  const args = ['--host', '127.0.0.1', '--port', String(opts.port || 0), '--storage-path', dir, '--log-file-max', '16MB', '--cache-size', opts.cacheSize || '512M']
   if (opts.standalone) args.push('--standalone')
+  // Tests that kill the server need acknowledged commits on disk (see the test-server notes).
+  if (opts.syncOnCommit) args.push('--sync-on-commit')
   const child = spawn(findBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr.on('data', (d) => { stderr += d })
@@ -73,7 +80,7 @@ async function startServer(opts = {}) {
   } catch (e) {
     // do not leave a half-started server or its storage directory behind
     if (child.exitCode === null && child.pid) try { process.kill(child.pid, 'SIGKILL') } catch {}
-    fs.rmSync(dir, { recursive: true, force: true })
+    if (ownDir) fs.rmSync(dir, { recursive: true, force: true })
     throw e
   }
   child.removeAllListeners('exit')
@@ -83,14 +90,22 @@ async function startServer(opts = {}) {
     if (stopped) return
     stopped = true
     await new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve()
+      if (child.exitCode !== null || child.signalCode !== null) return resolve()
       child.once('exit', resolve)
       process.kill(child.pid, 'SIGTERM')
       setTimeout(() => { try { process.kill(child.pid, 'SIGKILL') } catch {} }, 5000).unref()
     })
-    fs.rmSync(dir, { recursive: true, force: true })
+    if (ownDir) fs.rmSync(dir, { recursive: true, force: true })
   }
-  return { uri: `mongodb://127.0.0.1:${port}/?directConnection=true`, port, pid: child.pid, stop }
+  /** SIGKILLs the server and leaves its data for a restart (`stop()` still cleans up). */
+  const kill = async () => {
+    await new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve()
+      child.once('exit', resolve)
+      process.kill(child.pid, 'SIGKILL')
+    })
+  }
+  return { uri: `mongodb://127.0.0.1:${port}/?directConnection=true`, port, pid: child.pid, dir, stop, kill }
 }
 
 module.exports = { startServer }
