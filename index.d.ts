@@ -79,6 +79,179 @@ export interface ConnectOptions {
   /** The `bson` module to decode results with (default: `require('bson')`), so the
    *  ObjectIds in results are the same class your code and driver use. */
   bson?: typeof import('bson')
+  /** Receives the engine's log records, pino-style `logger[level](fields, message)`:
+   *  pino, console, or anything with `info`, `warn` and `error` methods. Default: silent. */
+  logger?: Logger
+  /** The least severe level sent to `logger`. Default `'info'`. */
+  logLevel?: LogLevel
+  /** Background checks of the database, health thresholds and alert rules; `false`
+   *  turns the checks off (health() still checks on demand). */
+  monitor?: false | MonitorOptions
+  /** Retries of operations after network errors, timeouts and failovers. */
+  retry?: RetryOptions
+  /** The circuit breaker. */
+  breaker?: BreakerOptions
+  /** Operations slower than this are logged at warn with their duration, ms. Default 1000. */
+  slowOperationMs?: number
+  /** Records per-operation metrics. Default true; `false` keeps the breaker, retries,
+   *  health checks and logs. */
+  metrics?: boolean
+}
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error'
+/** Anything with pino/console-style level methods. */
+export interface Logger {
+  info(fields: LogFields, message: string): unknown
+  warn(fields: LogFields, message: string): unknown
+  error(fields: LogFields, message: string): unknown
+  debug?(fields: LogFields, message: string): unknown
+  trace?(fields: LogFields, message: string): unknown
+}
+/** Structured fields of a log record (operation, duration_ms, code, branch, … as the
+ *  engine records them), plus where and when. */
+export interface LogFields {
+  target: string
+  time: Date
+  operation?: string
+  duration_ms?: number
+  code?: string
+  [field: string]: unknown
+}
+
+export interface MonitorOptions {
+  /** How often the monitor checks the database and evaluates alert rules, ms. Default 30 000; 0: off. */
+  intervalMs?: number
+  /** A database check slower than this fails, ms. Default 2000. */
+  checkTimeoutMs?: number
+  thresholds?: HealthThresholds
+  /** Rules evaluated with the defaults. */
+  rules?: AlertRule[]
+  /** Whether the default rules run. Default true. */
+  defaultRules?: boolean
+}
+
+export interface HealthThresholds {
+  /** Error rate over the last 60 s above which health is degraded. Default 0.05. */
+  errorRate?: number
+  /** p99 latency over the last 60 s above which health is degraded, ms. Default 1000. */
+  p99Ms?: number
+  /** Consecutive failed database checks that make health unhealthy. Default 3. */
+  consecutiveFailures?: number
+  /** Resident memory above which health is degraded, bytes. Default 2 GiB. */
+  memoryBytes?: number
+  /** Fewest operations in the window before rates count. Default 10. */
+  minOperations?: number
+}
+
+export type Severity = 'info' | 'warning' | 'error' | 'critical'
+
+export interface AlertRule {
+  /** Letters, digits, `_` and `-`. */
+  name: string
+  metric: 'errorRate' | 'p99Ms' | 'databaseFailures' | 'memoryBytes' | 'breakerOpen'
+  /** Default `'>'`. */
+  op?: '>' | '>=' | '<' | '<='
+  threshold: number
+  /** How long the condition must hold before the alert fires, ms. Default 0. */
+  forMs?: number
+  severity: Severity
+  summary?: string
+}
+
+export interface RetryOptions {
+  /** Default `'exponential'`. */
+  strategy?: 'fixed' | 'linear' | 'exponential'
+  /** Attempts in all, the first included. Default 5. */
+  maxAttempts?: number
+  /** Default 50 ms. */
+  baseDelayMs?: number
+  /** Default 2000 ms. */
+  maxDelayMs?: number
+  /** Full jitter (a delay anywhere between 0 and the computed one). Default true. */
+  jitter?: boolean
+  /** Retries allowed per call on average (the retry budget's refill). Default 0.2. */
+  budgetRatio?: number
+}
+
+export interface BreakerOptions {
+  /** Consecutive failures to reach the database that open the breaker. Default 5. */
+  failureThreshold?: number
+  /** How long it stays open before letting probe calls through, ms. Default 30 000. */
+  openMs?: number
+  /** Successful probes that close it again. Default 3. */
+  halfOpenSuccesses?: number
+}
+
+export type BreakerState = 'closed' | 'open' | 'half-open'
+export type CheckStatus = 'pass' | 'warn' | 'fail'
+
+export interface Health {
+  status: 'healthy' | 'degraded' | 'unhealthy'
+  checks: {
+    database: { status: CheckStatus; latencyMs: number; consecutiveFailures: number; threshold: number; error: string | null; lastCheck: Date | null }
+    errorRate: { status: CheckStatus; value: number; threshold: number; operations: number; errors: number }
+    latency: { status: CheckStatus; p99Ms: number; threshold: number }
+    memory: { status: CheckStatus; rssBytes: number; threshold: number }
+    breaker: { status: CheckStatus; state: BreakerState }
+  }
+  consecutiveFailures: number
+  lastCheck: Date | null
+  uptimeMs: number
+  closing: boolean
+}
+
+export interface Alert {
+  id: string
+  rule: string
+  severity: Severity
+  state: 'firing' | 'resolved'
+  value: number
+  threshold: number
+  /** When it fired. */
+  since: Date
+  resolvedAt?: Date
+  summary?: string
+}
+
+export interface OperationStats {
+  count: number
+  errors: number
+  successRate: number
+  avgMs: number
+  minMs: number
+  maxMs: number
+  p50Ms: number
+  p99Ms: number
+  lastSeen: Date
+}
+
+export interface VerifyProblem {
+  kind: 'branch_meta' | 'orphan_records' | 'missing_row' | 'tombstone' | 'head_stamp' | 'head_image' | 'first_write' | 'chain'
+  branch: string | null
+  collection: string | null
+  id: unknown
+  detail: string
+}
+
+export interface VerifyReport {
+  ok: boolean
+  checked: { branches: number; collections: number; rows: number; records: number }
+  problemCount: number
+  /** The first 1000 problems. */
+  problems: VerifyProblem[]
+}
+
+export interface MetricsJson {
+  /** Per operation name (`insertOne`, `find`, …) since start or the last reset. */
+  operations: Record<string, OperationStats>
+  /** Unlabelled counters by metric name without `argon_` (`wal_records_total`, …). */
+  counters: Record<string, number>
+  /** The last 60 s, as health reads it. */
+  window: { seconds: number; operations: number; errors: number; errorRate: number; p99Ms: number }
+  system: { rssBytes: number; uptimeMs: number; up: boolean; version: string; heapUsedBytes: number; heapTotalBytes: number; externalBytes: number; nodeVersion: string; pid: number }
+  lsn: number
+  branches: number
+  breaker: BreakerState
 }
 
 export interface BranchInfo {
@@ -239,7 +412,34 @@ export declare class Argon {
    * backup branch's name, or `null` with `backup: false`.
    */
   resetBranch(branch: string, options: ResetOptions): Promise<string | null>
-  close(): Promise<void>
+
+  /** Prometheus text exposition (format 0.0.4) of this project's metrics. */
+  metrics(options?: { format?: 'prometheus' }): Promise<string>
+  /** The same metrics as an object, with averages, extremes, p50/p99 and last-seen times. */
+  metrics(options: { format: 'json' }): Promise<MetricsJson>
+  /** Starts every counter, statistic and the health window again from zero. */
+  resetMetrics(): void
+  /** Checks the storage invariants of a branch and collection (default: all) and reports
+   *  every problem found; changes nothing. */
+  verify(options?: { branch?: string; collection?: string }): Promise<VerifyReport>
+  /** Runs a database check and evaluates every health check. */
+  health(): Promise<Health>
+  /** Liveness: the process and the library are alive (`down` once closed). */
+  live(): { status: 'up' | 'down' }
+  /** Readiness: the database answers and the library is not closing. */
+  ready(): Promise<{ status: 'up' | 'down'; database?: Health['checks']['database']; reason?: string }>
+  /** Active alerts, or with `{ history: true }` the last 100 transitions. */
+  alerts(options?: { history?: boolean }): Alert[]
+  /** Runs one monitor round now: database check, gauges, alert rules. */
+  checkNow(): Promise<void>
+  on(event: 'alert', listener: (alert: Alert) => void): this
+  on(event: 'breaker', listener: (state: BreakerState) => void): this
+  once(event: 'alert', listener: (alert: Alert) => void): this
+  once(event: 'breaker', listener: (state: BreakerState) => void): this
+  off(event: 'alert' | 'breaker', listener: (...args: any[]) => void): this
+  /** Graceful close: stops taking calls, waits up to `timeoutMs` (default 10 000) for
+   *  those in flight, stops the monitor, delivers pending log records. */
+  close(options?: { timeoutMs?: number }): Promise<void>
 }
 
 /** A handle on one branch. */
@@ -408,6 +608,7 @@ export type ErrorCode =
   | 'CLIENT_CLOSED'
   | 'CAPTURE_BEHIND'
   | 'INTERNAL'
+  | 'CIRCUIT_OPEN'
 
 export declare const ErrorCodes: { readonly [K in ErrorCode]: K }
 

@@ -34,6 +34,9 @@ for (const seed of seedList()) {
         await ttStep(random, argon, model, tt, log)
         await check(random, argon, model, tt)
       }
+      // The storage invariants hold after the whole random history (argon.verify).
+      const v = await argon.verify()
+      if (!v.ok) throw new Error(`verify: ${JSON.stringify(v.problems.slice(0, 5))}`)
     } catch (e) {
       e.message = `seed ${seed}, step ${log.length}: ${e.message}\nlast ops:\n  ${log.slice(-Number(process.env.ARGON_MODEL_LOG || 8)).join('\n  ')}`
       throw e

@@ -46,6 +46,9 @@ for (const [seed, steps] of seedList()) {
         await step(random, argon, model, log)
         await check(argon, model)
       }
+      // The storage invariants hold after the whole random history (argon.verify).
+      const v = await argon.verify()
+      if (!v.ok) throw new Error(`verify: ${JSON.stringify(v.problems.slice(0, 5))}`)
     } catch (e) {
       e.message = `seed ${seed}, step ${log.length}: ${e.message}\nlast ops:\n  ${log.slice(-Number(process.env.ARGON_MODEL_LOG || 8)).join('\n  ')}`
       throw e

@@ -333,3 +333,68 @@ test('server killed and restarted: unhealthy, breaker open, database_unavailable
     fs.rmSync(own.dir, { recursive: true, force: true })
   }
 })
+
+test('verify finds nothing wrong in a busy project, and reports each kind of damage without changing anything', async () => {
+  const { MongoClient } = require('mongodb')
+  const database = freshDb('verify')
+  const argon = await Argon.connect(srv.uri, { database, serverSelectionTimeoutMs: 5000, monitor: false, capture: 'off' })
+  const raw = new MongoClient(srv.uri)
+  try {
+    const main = argon.branch('main').collection('items')
+    await main.insertMany(Array.from({ length: 30 }, (_, i) => ({ _id: i, v: i })))
+    await main.updateMany({ _id: { $lt: 10 } }, { $inc: { v: 100 } })
+    await main.deleteOne({ _id: 29 })
+    await argon.createBranch('feature')
+    const child = argon.branch('feature').collection('items')
+    await child.updateMany({ _id: { $in: [1, 2, 3, 4, 5] } }, { $set: { tag: 'f' } })
+    await child.deleteOne({ _id: 6 })
+    await child.insertOne({ _id: 'new', v: -1 })
+    await child.updateOne({ _id: 1 }, { $inc: { v: 1 } })
+    await argon.tag('v1')
+    await main.updateOne({ _id: 7 }, { $set: { later: true } })
+    await argon.resetBranch('feature', { to: 'parent', backup: false })
+    await child.updateOne({ _id: 2 }, { $set: { again: 1 } })
+
+    const clean = await argon.verify()
+    assert.equal(clean.ok, true, JSON.stringify(clean.problems))
+    assert.equal(clean.problemCount, 0)
+    assert.ok(clean.checked.branches >= 2 && clean.checked.rows > 0 && clean.checked.records > 0, JSON.stringify(clean.checked))
+
+    // Damage, with another client, the kinds of things verify must see.
+    const db = raw.db(database)
+    const id = (await db.collection('__argon.branches').findOne({ _id: 'feature' })).id
+    const head = db.collection(`__argon.h.${id}.items`)
+    await head.updateOne({ _id: 2 }, { $set: { again: 999 } }) // image differs from its record
+    const row3 = await head.findOne({ _id: 'new' })
+    if (row3) await head.updateOne({ _id: 'new' }, { $set: { __argon_lsn: 12345 } })
+    await head.deleteOne({ _id: 2 })
+    await head.insertOne({ _id: 2, again: 999, __argon_lsn: 1, __argon_first: 1 }) // wrong stamp
+    const wal = db.collection('__argon.wal')
+    const mid = await wal.find({ b: 0, c: 'items', k: 3 }).sort({ _id: 1 }).toArray()
+    await wal.deleteOne({ _id: mid[0]._id }) // a predecessor removed from a chain
+    await db.collection('__argon.branches').insertOne({ _id: 'ghost', id: 9999, parent: 'nope', parentId: 77, forkLsn: 1, createdAt: new Date(), protected: false })
+    await db.collection('items').updateOne({ _id: 8 }, { $set: { v: 'tampered' } }) // main's image differs
+    const counts = async () => Promise.all(['__argon.wal', '__argon.branches', `__argon.h.${id}.items`, 'items'].map((c) => db.collection(c).countDocuments()))
+    const before = await counts()
+
+    const damaged = await argon.verify()
+    assert.equal(damaged.ok, false)
+    const kinds = new Set(damaged.problems.map((p) => p.kind))
+    assert.ok(damaged.problems.some((p) => p.kind === 'head_image' && p.branch === 'main' && p.id === 8), JSON.stringify(damaged.problems))
+    for (const k of ['head_stamp', 'chain', 'branch_meta']) assert.ok(kinds.has(k), `${k} in ${JSON.stringify(damaged.problems)}`)
+    const stamp = damaged.problems.find((p) => p.kind === 'head_stamp' && p.id === 2)
+    assert.equal(stamp.branch, 'feature')
+    assert.equal(stamp.collection, 'items')
+    assert.ok(damaged.problems.some((p) => p.kind === 'chain' && p.branch === 'main' && p.id === 3))
+    assert.ok(damaged.problems.some((p) => p.kind === 'branch_meta' && p.branch === 'ghost'))
+    assert.deepEqual(await counts(), before, 'verify changed nothing')
+    // Scoped to one branch and collection.
+    const scoped = await argon.verify({ branch: 'feature', collection: 'items' })
+    assert.ok(scoped.problems.every((p) => p.branch === 'feature' || p.kind === 'branch_meta'))
+    await assert.rejects(argon.verify({ branch: 'nope' }), (e) => e.code === 'BRANCH_NOT_FOUND')
+    await assert.rejects(argon.verify({ branch: 5 }), (e) => e.code === 'INVALID_ARGUMENT')
+  } finally {
+    await raw.close()
+    await argon.close()
+  }
+})

@@ -264,6 +264,22 @@ class Argon extends EventEmitter {
     return ops.withNodeSystem(ops.plain(d))
   }
 
+  /**
+   * Checks the storage invariants (ARCHITECTURE.md) of `options.branch` and
+   * `options.collection` (default: all) and reports every problem found; changes nothing.
+   * Resolves `{ ok, checked: { branches, collections, rows, records }, problemCount, problems }`.
+   */
+  async verify(options = {}) {
+    if (options === null || typeof options !== 'object') throw new ArgonError('INVALID_ARGUMENT', 'verify options must be an object')
+    const str = (v, what) => {
+      if (v === undefined || v === null) return null
+      if (typeof v !== 'string') throw new ArgonError('INVALID_ARGUMENT', `verify: ${what} must be a string`)
+      return v
+    }
+    const buf = await call(this._native.verify(str(options.branch, 'branch'), str(options.collection, 'collection')), this._codec.EJSON)
+    return ops.plain(this._codec.decode(buf))
+  }
+
   /** Starts every counter, statistic and the health window again from zero. */
   resetMetrics() {
     callSync(() => this._native.resetMetrics(), this._codec.EJSON)

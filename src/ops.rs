@@ -87,6 +87,22 @@ impl NativeArgon {
         self.inner.set_log_level(level.as_deref()).napi()
     }
 
+    /// Checks the storage invariants; returns the report as BSON.
+    #[napi(catch_unwind)]
+    pub async fn verify(
+        &self,
+        branch: Option<String>,
+        collection: Option<String>,
+    ) -> napi::Result<Buffer> {
+        let r = self
+            .inner
+            .clone()
+            .verify(branch.as_deref(), collection.as_deref())
+            .await
+            .napi()?;
+        Ok(to_bytes(&r.to_document())?.into())
+    }
+
     /// Graceful close: waits up to `timeout_ms` for operations in flight. Returns how many
     /// were still running.
     #[napi(catch_unwind)]

@@ -20,6 +20,10 @@ import {
   type BranchInfo,
   type ConnectOptions,
   type ErrorCode,
+  type Alert,
+  type BreakerState,
+  type Health,
+  type MetricsJson,
 } from 'argondb'
 
 interface User {
@@ -189,6 +193,41 @@ async function main(): Promise<void> {
   void [keys, indexNames]
   const dropped: boolean = await users.drop()
   void dropped
+
+  // Operations (issue 8).
+  const ops = await Argon.connect('mongodb://localhost', {
+    database: 'ops',
+    logger: console,
+    logLevel: 'warn',
+    monitor: { intervalMs: 30_000, thresholds: { errorRate: 0.1 }, rules: [{ name: 'errs', metric: 'errorRate', op: '>=', threshold: 0.5, forMs: 60_000, severity: 'critical' }] },
+    retry: { strategy: 'exponential', maxAttempts: 5, baseDelayMs: 50, maxDelayMs: 2_000, jitter: true },
+    breaker: { failureThreshold: 5, openMs: 30_000, halfOpenSuccesses: 3 },
+    slowOperationMs: 500,
+  })
+  // @ts-expect-error: not a retry strategy
+  void Argon.connect('mongodb://localhost', { database: 'x', retry: { strategy: 'quadratic' } })
+  // @ts-expect-error: not a severity
+  void Argon.connect('mongodb://localhost', { database: 'x', monitor: { rules: [{ name: 'r', metric: 'errorRate', threshold: 1, severity: 'fatal' }] } })
+  void Argon.connect('mongodb://localhost', { database: 'x', monitor: false })
+  const text: string = await ops.metrics()
+  const json: MetricsJson = await ops.metrics({ format: 'json' })
+  const p99: number = json.operations['insertOne'].p99Ms
+  const h: Health = await ops.health()
+  const st: 'healthy' | 'degraded' | 'unhealthy' = h.status
+  const br: BreakerState = h.checks.breaker.state
+  const active: Alert[] = ops.alerts()
+  const hist: Alert[] = ops.alerts({ history: true })
+  ops.on('alert', (a) => {
+    const sev: 'info' | 'warning' | 'error' | 'critical' = a.severity
+    void sev
+  })
+  ops.on('breaker', (s) => {
+    const ok: 'closed' | 'open' | 'half-open' = s
+    void ok
+  })
+  ops.resetMetrics()
+  void [text, p99, st, br, active, hist, ops.live().status, (await ops.ready()).status]
+  await ops.close({ timeoutMs: 10_000 })
 
   await argon.close()
 }

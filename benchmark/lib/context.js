@@ -146,9 +146,11 @@ async function createContext(opts, log) {
   // Timed connections: the plain driver client (no monitoring) and one Argon per project.
   const timedClient = await MongoClient.connect(uri)
   const argons = new Map()
-  const argonFor = (u, cache) => async (db) => {
-    if (!cache.has(db)) cache.set(db, await argondb.Argon.connect(u, { database: db, serverSelectionTimeoutMs: 10000 }))
-    return cache.get(db)
+  // `extra` connect options (e.g. `{ metrics: false }`) get an Argon of their own.
+  const argonFor = (u, cache) => async (db, extra = {}) => {
+    const key = `${db} ${JSON.stringify(extra)}`
+    if (!cache.has(key)) cache.set(key, await argondb.Argon.connect(u, { database: db, serverSelectionTimeoutMs: 10000, ...extra }))
+    return cache.get(key)
   }
   ctx.direct = { client: timedClient, argon: argonFor(uri, argons) }
 

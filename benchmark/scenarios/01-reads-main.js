@@ -50,7 +50,28 @@ module.exports = {
   title: 'reads on main at head',
   async run(ctx) {
     const fx = await baseProject(ctx, 'reads', ctx.opts.docs)
-    return readCases(ctx, { scenario: '1', fx, branch: 'main', target: targets.atMost(1.1), label: 'main' })
+    const rows = await readCases(ctx, { scenario: '1', fx, branch: 'main', target: targets.atMost(1.1), label: 'main' })
+    // What operations cost (issue 8): the same findOne with metrics recorded and the
+    // monitor checking every second, against metrics and monitor off.
+    const n = fx.n
+    const side = (extra) => async (h) => {
+      const c = (await h.argon(fx.db, extra)).branch('main').collection(COLL)
+      return (i) => c.findOne({ _id: pick(i, n) })
+    }
+    rows.push(
+      await compare(ctx, {
+        scenario: '1',
+        id: 'findOne-ops-overhead',
+        name: 'findOne by _id (main): metrics + monitor on vs off',
+        ours: side({ monitor: { intervalMs: 1000 } }),
+        base: side({ metrics: false, monitor: false }),
+        ops: ctx.opts.readOps,
+        rtOps: ctx.opts.rtReadOps,
+        target: targets.atMost(1.03),
+        params: { docs: n, baseline: 'argondb with { metrics: false, monitor: false }' },
+      }),
+    )
+    return rows
   },
   readCases,
 }

@@ -265,6 +265,21 @@ impl Argon {
         }
     }
 
+    /// Checks the storage invariants of a branch and collection (or all of them) and
+    /// reports every problem found; changes nothing.
+    pub async fn verify(
+        &self,
+        branch: Option<&str>,
+        collection: Option<&str>,
+    ) -> Result<crate::ops::verify::Report> {
+        self.p.check_open()?;
+        self.p.capture_barrier().await?;
+        self.p
+            .ops
+            .run_once("verify", self.p.verify(branch, collection))
+            .await
+    }
+
     pub fn reset_metrics(&self) {
         self.p.ops.telemetry.reset();
     }

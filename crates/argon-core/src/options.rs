@@ -40,6 +40,9 @@ pub struct ConnectOptions {
     pub breaker: Option<crate::ops::breaker::BreakerOptions>,
     /// Operations slower than this are logged at warn, ms. Default 1000.
     pub slow_operation_ms: Option<u64>,
+    /// Records operation metrics (default true). `false` keeps the breaker, retries,
+    /// health checks and logs, and records nothing per operation.
+    pub metrics: Option<bool>,
 }
 
 impl ConnectOptions {

@@ -76,6 +76,7 @@ impl Project {
             opts.retry.clone(),
             opts.breaker.clone(),
             opts.slow_operation_ms,
+            opts.metrics,
         )?;
         let mut co = ClientOptions::parse(uri).await.map_err(|e| match *e.kind {
             mongodb::error::ErrorKind::InvalidArgument { message, .. } => {

@@ -135,6 +135,7 @@ pub const OPERATIONS: &[&str] = &[
     "resetBranch",
     "gc",
     "timeTravelInfo",
+    "verify",
 ];
 
 /// `op` if it is a known operation name, else `other`.

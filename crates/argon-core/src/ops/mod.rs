@@ -13,6 +13,7 @@ pub mod logs;
 pub mod metrics;
 pub mod monitor;
 pub mod retry;
+pub mod verify;
 
 use crate::error::{ArgonError, Result};
 use alerts::{Alert, Alerts, Rule};
@@ -69,6 +70,8 @@ pub struct OpsOptions {
     pub retry: RetryOptions,
     pub breaker: BreakerOptions,
     pub slow_operation_ms: u64,
+    /// Whether operations are recorded in metrics.
+    pub metrics: bool,
 }
 
 impl OpsOptions {
@@ -77,6 +80,7 @@ impl OpsOptions {
         retry: Option<RetryOptions>,
         breaker: Option<BreakerOptions>,
         slow_operation_ms: Option<u64>,
+        metrics: Option<bool>,
     ) -> Result<OpsOptions> {
         let (monitor, monitor_enabled) = match monitor {
             None | Some(MonitorSetting::Enabled(true)) => (MonitorOptions::default(), true),
@@ -112,6 +116,7 @@ impl OpsOptions {
             retry,
             breaker,
             slow_operation_ms: slow_operation_ms.unwrap_or(1_000),
+            metrics: metrics.unwrap_or(true),
         })
     }
 }
@@ -281,7 +286,9 @@ impl Ops {
             Err(e) => Some(e.code()),
             Ok(v) => failed(v),
         };
-        self.telemetry.record_op(op, took, code);
+        if self.options.metrics {
+            self.telemetry.record_op(op, took, code);
+        }
         let ms = took.as_secs_f64() * 1000.0;
         if took >= Duration::from_millis(self.options.slow_operation_ms) {
             tracing::warn!(operation = op, duration_ms = ms, code, "slow operation");
