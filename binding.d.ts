@@ -26,6 +26,28 @@ export declare class NativeArgon {
   /** Turns capture on for the project's collections; returns their names. */
   enableCapture(): Promise<Array<string>>
   close(): Promise<void>
+  /** The Prometheus text exposition (format 0.0.4). */
+  metricsText(): Promise<string>
+  /** The JSON form of the metrics, as BSON. */
+  metricsJson(): Promise<Buffer>
+  resetMetrics(): void
+  /** The health document, as BSON (runs a database check first). */
+  health(): Promise<Buffer>
+  /** One monitor round now (database check, gauges, alert rules). */
+  monitorTick(): Promise<void>
+  /** `{ v: [alert…] }`: active alerts, or the last 100 transitions with `history`. */
+  alerts(history: boolean): Buffer
+  /** Receives every event as BSON (`{type: 'alert' | 'breaker' | 'log', …}`). */
+  onEvent(callback: (arg: Buffer) => void): void
+  /** Sends the engine's log records at `level` or more severe as events (`null`: none). */
+  setLogLevel(level?: string | undefined | null): void
+  /** Checks the storage invariants; returns the report as BSON. */
+  verify(branch?: string | undefined | null, collection?: string | undefined | null): Promise<Buffer>
+  /**
+   * Graceful close: waits up to `timeout_ms` for operations in flight. Returns how many
+   * were still running.
+   */
+  closeWithin(timeoutMs: number): Promise<number>
   /** Returns the tag's LSN. */
   tag(name: string, branch: string, at?: Buffer | undefined | null): Promise<number>
   /** `{ v: [{_id, branch, lsn, createdAt}] }` */
@@ -51,13 +73,13 @@ export declare class NativeArgon {
 
 export declare class NativeCollection {
   /** `docs` is concatenated BSON. Returns `{ids, inserted, errors}` as BSON. */
-  insertMany(docsBytes: Buffer, ordered: boolean): Promise<Buffer>
+  insertMany(docsBytes: Buffer, ordered: boolean, op?: string | undefined | null): Promise<Buffer>
   /**
    * op: updateOne | updateMany | replaceOne | deleteOne | deleteMany |
    * findOneAndUpdate | findOneAndReplace | findOneAndDelete.
    */
   modify(op: string, filter: Buffer, change: Buffer | undefined | null, options: Buffer): Promise<Buffer>
-  find(filter: Buffer, options: Buffer): Promise<NativeCursor>
+  find(filter: Buffer, options: Buffer, op?: string | undefined | null): Promise<NativeCursor>
   /** `pipeline` is BSON `{ p: [...] }`. */
   aggregate(pipeline: Buffer, options: Buffer): Promise<NativeCursor>
   countDocuments(filter: Buffer, options: Buffer): Promise<number>
