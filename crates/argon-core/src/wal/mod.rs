@@ -36,6 +36,9 @@ pub const F_PREV: &str = "p";
 /// The image of the version this record supersedes (format 2).
 pub const F_PREV_DOC: &str = "pd";
 
+/// The token of the write group whose transaction wrote the record (see
+/// `write::alloc::Reserve::committed`).
+pub const F_GROUP: &str = "g";
 /// Set on records of captured outside writes.
 pub const F_OUTSIDE: &str = "x";
 /// The outside write's wall-clock time (captured records).

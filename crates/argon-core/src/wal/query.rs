@@ -64,6 +64,11 @@ pub fn after_cut(b: BranchId, coll: Option<&str>, cut: Lsn) -> Document {
     f
 }
 
+/// A write group's records: keys of LSNs `first..=last`, with the group's token.
+pub fn of_group(first: Lsn, last: Lsn, token: i64) -> Document {
+    doc! {F_KEY: {"$gte": first.first_key(), "$lte": last.cut_key()}, super::F_GROUP: token}
+}
+
 /// Records of a branch with keys in `(lo, hi]` (`lo = None`: every record up to `hi`,
 /// adoption records included).
 pub fn between(b: BranchId, lo: Option<Lsn>, hi: Lsn) -> Document {

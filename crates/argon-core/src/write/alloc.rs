@@ -23,6 +23,11 @@ pub(crate) struct Reserve {
     /// Writes queued for the group's transaction slot: a reservation covers them too, so a
     /// full group costs one counter update.
     waiting: Arc<AtomicUsize>,
+    /// A random token written into every record of the group (`g`), so that after a
+    /// commit whose result was lost the group can tell whether it committed.
+    token: i64,
+    /// The first LSN the group handed out.
+    first: Option<i64>,
 }
 
 impl Reserve {
@@ -32,7 +37,34 @@ impl Reserve {
             next: 1,
             end: 0,
             waiting,
+            token: fastrand::i64(..),
+            first: None,
         }
+    }
+
+    /// Whether this group's transaction committed, judged from the WAL: used after a
+    /// commit whose reply was lost and whose retry could not say (a server that restarted
+    /// answers `NoSuchTransaction`, having forgotten the transaction). The group's records
+    /// carry its token; only its own commit can have put them there.
+    pub(crate) async fn committed(&self) -> mongodb::error::Result<bool> {
+        let Some(first) = self.first else {
+            return Ok(false);
+        };
+        let last = self.next - 1;
+        if last < first {
+            return Ok(false);
+        }
+        let found = self
+            .db
+            .collection::<Document>(crate::names::WAL)
+            .find_one(crate::wal::query::of_group(
+                Lsn(first),
+                Lsn(last),
+                self.token,
+            ))
+            .projection(doc! {crate::wal::F_KEY: 1})
+            .await?;
+        Ok(found.is_some())
     }
 
     /// The group's next LSN, reserving a run of them when none is left.
@@ -41,6 +73,7 @@ impl Reserve {
             let n = 1 + self.waiting.load(Ordering::Relaxed) as i64;
             self.end = reserve(&self.db, s, n).await?;
             self.next = self.end - n + 1;
+            self.first.get_or_insert(self.next);
         }
         self.next += 1;
         Ok(self.next - 1)
@@ -72,6 +105,11 @@ pub struct LsnAlloc<'a> {
 }
 
 impl<'a> LsnAlloc<'a> {
+    /// The group's token, for the `g` field of every record this write appends.
+    pub fn token(&self) -> i64 {
+        self.reserve.token
+    }
+
     pub(crate) fn new(reserve: &'a mut Reserve) -> LsnAlloc<'a> {
         LsnAlloc {
             next: None,

@@ -23,6 +23,7 @@ pub(super) async fn insert_rows(
     docs: &[Document],
     n0: RecordKey,
     now: DateTime,
+    token: i64,
 ) -> TxResult<()> {
     let ids: Vec<Bson> = docs
         .iter()
@@ -111,6 +112,9 @@ pub(super) async fn insert_rows(
         }
     }
     check_unique_vs_ancestors(t, s, docs).await?;
+    for r in &mut wal {
+        r.insert(crate::wal::F_GROUP, token);
+    }
     t.p.wal().insert_many(wal).session(&mut *s).await?;
     Ok(())
 }
@@ -123,7 +127,7 @@ async fn insert_batch(
 ) -> TxResult<()> {
     let now = DateTime::now();
     let n0 = alloc.take(s, batch.len() as i64).await?;
-    insert_rows(t, s, batch, n0, now).await
+    insert_rows(t, s, batch, n0, now, alloc.token()).await
 }
 
 /// Validates and completes documents for insertion (adds a missing `_id`).
@@ -246,6 +250,6 @@ pub(super) async fn upsert(
     let raw = mongodb::bson::RawDocumentBuf::from_document(&new_doc).map_err(ArgonError::from)?;
     crate::names::check_user_document(&raw)?;
     let n0 = alloc.take(s, 1).await?;
-    insert_rows(t, s, std::slice::from_ref(&new_doc), n0, now).await?;
+    insert_rows(t, s, std::slice::from_ref(&new_doc), n0, now, alloc.token()).await?;
     Ok(new_doc)
 }

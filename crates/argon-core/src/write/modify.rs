@@ -150,6 +150,9 @@ pub(crate) async fn modify_in_txn(
     }
     check_unique_vs_ancestors(t, s, &afters).await?;
     if !records.is_empty() {
+        for r in &mut records {
+            r.insert(crate::wal::F_GROUP, alloc.token());
+        }
         t.p.ops
             .telemetry
             .incr(crate::telemetry::WAL_RECORDS_TOTAL, records.len() as u64);

@@ -322,8 +322,39 @@ async fn wait_settled(
 /// member how it ended.
 async fn settle(mut g: OpenGroup) -> Settled {
     let mut r = g.lsns.release_unused(&mut g.session).await;
+    let mut unknown = false;
     if r.is_ok() {
-        r = commit(&mut g.session).await;
+        (r, unknown) = commit(&mut g.session).await;
+    }
+    if let (Err(e), true) = (&r, unknown) {
+        // A commit failed, perhaps after committing: ask the WAL (a few times while the
+        // server is unreachable).
+        let mut check = g.lsns.committed().await;
+        for _ in 0..20 {
+            match &check {
+                Err(c) if crate::ArgonError::from(c.clone()).is_unavailable() => {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    check = g.lsns.committed().await;
+                }
+                _ => break,
+            }
+        }
+        match check {
+            Ok(true) => {
+                tracing::warn!(error = %e, "a commit's reply was lost; its records are in the WAL, so it committed");
+                r = Ok(());
+            }
+            Ok(false) => {
+                tracing::warn!(error = %e, "a commit's reply was lost; its records are not in the WAL, so it did not commit");
+            }
+            Err(check) => {
+                // Neither outcome can be ruled out: never run the write again.
+                tracing::error!(error = %e, check = %check, "a commit's outcome is unknown");
+                let s = Settled::Failed(e.clone());
+                abort(g, s.clone()).await;
+                return s;
+            }
+        }
     }
     match r {
         Ok(()) => {
@@ -391,13 +422,21 @@ macro_rules! run_txn {
 
 /// Commits, retrying the commit itself while its result is unknown (safe: commit is
 /// idempotent for the same session and transaction).
-async fn commit(session: &mut ClientSession) -> mongodb::error::Result<()> {
+/// Also says whether the outcome is open: after any commit error, only the WAL can say
+/// whether the transaction committed.
+async fn commit(session: &mut ClientSession) -> (mongodb::error::Result<()>, bool) {
     let mut tries = 0;
+    let mut unknown = false;
     loop {
         match session.commit_transaction().await {
-            Ok(()) => return Ok(()),
-            Err(e) if is_unknown_commit(&e) && tries < 5 => tries += 1,
-            Err(e) => return Err(e),
+            Ok(()) => return (Ok(()), unknown),
+            Err(e) if is_unknown_commit(&e) && tries < 5 => {
+                unknown = true;
+                tries += 1;
+            }
+            // Any other commit error leaves the outcome open too: a server that restarted
+            // after committing answers a retried commit with NoSuchTransaction.
+            Err(e) => return (Err(e), true),
         }
     }
 }

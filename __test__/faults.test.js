@@ -1,0 +1,124 @@
+'use strict'
+/**
+ * Faults injected for real: a TCP proxy in this file sits between Argon and the test
+ * server. The hardest case for "applied exactly once": the commit reaches the server and
+ * commits, its reply is lost, and the server restarts before the client retries, so the
+ * retried commit is answered NoSuchTransaction. Argon must then find its own records in
+ * the WAL (each write group's token) and report success, not run the write again.
+ */
+const { test } = require('node:test')
+const assert = require('node:assert/strict')
+const net = require('node:net')
+const fs = require('node:fs')
+const { Argon } = require('..')
+const { startServer } = require('../scripts/test-server')
+const { freshDb, eventually } = require('./helpers')
+
+/**
+ * A loopback proxy to `port`. `holdNextCommit()` arms it: the next connection that sends a
+ * `commitTransaction` has the server's replies withheld from then on, and `held` resolves
+ * with a function that cuts that client connection.
+ */
+function proxy(port) {
+  const conns = new Set()
+  let armed = null
+  const server = net.createServer((client) => {
+    const upstream = net.connect({ host: '127.0.0.1', port })
+    const pair = { client, upstream, holding: false }
+    conns.add(pair)
+    const close = () => {
+      conns.delete(pair)
+      client.destroy()
+      upstream.destroy()
+    }
+    client.on('error', close)
+    upstream.on('error', close)
+    client.on('close', close)
+    upstream.on('close', close)
+    client.on('data', (d) => {
+      if (armed && !pair.holding && d.includes('commitTransaction')) {
+        pair.holding = true
+        const { resolve } = armed
+        armed = null
+        upstream.write(d)
+        // Let the server commit and answer, then report the reply as withheld.
+        setTimeout(() => resolve(() => close()), 200)
+        return
+      }
+      upstream.write(d)
+    })
+    upstream.on('data', (d) => {
+      if (!pair.holding) client.write(d)
+    })
+  })
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      resolve({
+        port: server.address().port,
+        holdNextCommit() {
+          let resolveHeld
+          const held = new Promise((r) => {
+            resolveHeld = r
+          })
+          armed = { resolve: resolveHeld }
+          return held
+        },
+        async stop() {
+          for (const p of conns) {
+            p.client.destroy()
+            p.upstream.destroy()
+          }
+          await new Promise((r) => server.close(r))
+        },
+      })
+    })
+  })
+}
+
+test('a commit whose reply is lost while the server restarts is applied exactly once', { timeout: 180_000 }, async () => {
+  const first = await startServer({ syncOnCommit: true })
+  const p = await proxy(first.port)
+  let second = null
+  const argon = await Argon.connect(`mongodb://127.0.0.1:${p.port}/?directConnection=true`, {
+    database: freshDb('lost'),
+    serverSelectionTimeoutMs: 2000,
+    monitor: false,
+    capture: 'off',
+    logger: process.env.ARGON_FAULT_LOG ? { debug: (o, m) => console.log('D', m, JSON.stringify(o)), info: (o, m) => console.log('I', m, JSON.stringify(o)), warn: (o, m) => console.log('W', m, JSON.stringify(o)), error: (o, m) => console.log('E', m, JSON.stringify(o)) } : undefined,
+    logLevel: 'debug',
+    retry: { strategy: 'fixed', maxAttempts: 30, baseDelayMs: 200, maxDelayMs: 200, jitter: false },
+    breaker: { failureThreshold: 1000, openMs: 1000, halfOpenSuccesses: 1 },
+  })
+  try {
+    const c = argon.branch('main').collection('counters')
+    await c.insertOne({ _id: 'n', v: 0 })
+    for (let i = 0; i < 3; i++) await c.updateOne({ _id: 'n' }, { $inc: { v: 1 } })
+
+    const held = p.holdNextCommit()
+    const write = c.updateOne({ _id: 'n' }, { $inc: { v: 1 } }).then(
+      (r) => ({ ok: true, r }),
+      (e) => ({ ok: false, e }),
+    )
+    const cut = await held
+    // The commit is on disk; the server dies before its reply gets out, and comes back.
+    await first.kill()
+    second = await startServer({ port: first.port, dir: first.dir, syncOnCommit: true })
+    cut()
+    const out = await write
+    assert.ok(out.ok, `the write failed: ${out.e && out.e.code} ${out.e && out.e.message}`)
+    assert.equal(out.r.modifiedCount, 1)
+    const doc = await eventually(() => c.findOne({ _id: 'n' }).catch(() => null), 30_000)
+    assert.equal(doc.v, 4, 'the lost-reply write was applied exactly once')
+    const v = await argon.verify()
+    assert.equal(v.ok, true, JSON.stringify(v.problems))
+    // And the project goes on.
+    await c.updateOne({ _id: 'n' }, { $inc: { v: 1 } })
+    assert.equal((await c.findOne({ _id: 'n' })).v, 5)
+  } finally {
+    await argon.close({ timeoutMs: 1000 })
+    await p.stop()
+    if (second) await second.stop()
+    await first.stop()
+    fs.rmSync(first.dir, { recursive: true, force: true })
+  }
+})
