@@ -290,12 +290,8 @@ class Argon extends EventEmitter {
    * memory, breaker }, consecutiveFailures, lastCheck, uptimeMs }`. Runs a database check.
    */
   async health() {
-    if (this._closing) return { ...(await this._lastHealth()), status: 'unhealthy', closing: true }
+    // While closing (and after), the engine reports the last checks and `unhealthy`.
     return ops.health(this._codec.decode(await call(this._native.health(), this._codec.EJSON)))
-  }
-
-  async _lastHealth() {
-    return { checks: {}, consecutiveFailures: 0, lastCheck: null, uptimeMs: 0 }
   }
 
   /** Liveness: the process and the library are alive (not closed). */

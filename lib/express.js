@@ -36,20 +36,31 @@ function loadExpress() {
 
 // One event-loop delay histogram for the process, started by the first router. The
 // histogram's timer does not keep the process alive.
+const RESOLUTION_MS = 20
 let loopDelay = null
 function eventLoopDelay() {
   if (!loopDelay) {
-    loopDelay = monitorEventLoopDelay({ resolution: 20 })
+    loopDelay = monitorEventLoopDelay({ resolution: RESOLUTION_MS })
     loopDelay.enable()
   }
   return loopDelay
 }
 
-const ms = (ns) => Math.round((ns / 1e6) * 1000) / 1000
+// The histogram records the time between two ticks of its timer: the delay is what
+// exceeds the sampling interval.
+const delayMs = (ns) => Math.max(0, Math.round(ns / 1e3 - RESOLUTION_MS * 1e3) / 1e3)
 
 function loopDelayStats(h) {
-  if (h.count === 0) return { samples: 0, minMs: null, meanMs: null, p50Ms: null, p99Ms: null, maxMs: null }
-  return { samples: h.count, minMs: ms(h.min), meanMs: ms(h.mean), p50Ms: ms(h.percentile(50)), p99Ms: ms(h.percentile(99)), maxMs: ms(h.max) }
+  if (h.count === 0) return { samples: 0, resolutionMs: RESOLUTION_MS, minMs: null, meanMs: null, p50Ms: null, p99Ms: null, maxMs: null }
+  return {
+    samples: h.count,
+    resolutionMs: RESOLUTION_MS,
+    minMs: delayMs(h.min),
+    meanMs: delayMs(h.mean),
+    p50Ms: delayMs(h.percentile(50)),
+    p99Ms: delayMs(h.percentile(99)),
+    maxMs: delayMs(h.max),
+  }
 }
 
 function checkArgon(argon) {

@@ -237,6 +237,8 @@ impl Project {
     }
 
     pub async fn close(&self) {
+        // New calls fail with CLIENT_CLOSED, and health says unhealthy, from now on.
+        self.ops.drain(Duration::ZERO).await;
         if !self.closed.swap(true, Ordering::AcqRel) {
             if let Some(t) = self.gc_task.lock().expect("gc task").take() {
                 t.abort();

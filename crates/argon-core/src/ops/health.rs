@@ -116,6 +116,10 @@ fn check(status: &str, fields: Document) -> Document {
 pub fn evaluate(s: &Snapshot, t: &Thresholds) -> (Status, Document) {
     let mut status = Status::Healthy;
     let mut worst = |x: Status| status = status.max(x);
+    // A project that is closing (or closed) takes no more calls.
+    if s.closing {
+        worst(Status::Unhealthy);
+    }
 
     let db_failed = s.db.consecutive_failures >= t.consecutive_failures;
     let db = if db_failed {
@@ -253,5 +257,8 @@ mod tests {
         let mut s = snap();
         s.rss_bytes = t.memory_bytes + 1;
         assert_eq!(evaluate(&s, &t).0, Status::Degraded);
+        let mut s = snap();
+        s.closing = true;
+        assert_eq!(evaluate(&s, &t).0, Status::Unhealthy);
     }
 }
