@@ -32,7 +32,8 @@ test('npm run bench --quick runs two scenarios and writes the results JSON', { t
     assert.equal(j.summary.errors, 0)
 
     const cases = Object.values(j.scenarios).flatMap((s) => s.cases)
-    assert.equal(cases.length, 3, 'two read cases and one insertMany case')
+    assert.equal(cases.length, 4, 'two read cases, the operations-cost case, and one insertMany case')
+    assert.ok(cases.some((c) => c.id === 'findOne-ops-overhead'), 'the operations-cost row')
     for (const c of cases) {
       assert.equal(c.skipped, null, `${c.case} ran`)
       for (const k of ['scenario', 'id', 'case', 'unit', 'ours', 'baseline', 'ratio', 'target', 'pass', 'roundTrips', 'cpu']) assert.ok(k in c, `${c.case}: has ${k}`)

@@ -124,7 +124,7 @@ const per = (x, ops) => (x == null ? null : Math.round((x / ops) * 100) / 100)
 const perMap = (m, ops) => Object.fromEntries(Object.entries(m || {}).map(([k, v]) => [k, per(v, ops)]))
 
 /** Round trips and CPU of ours (server-side count) and of the baseline (driver events). */
-async function costs(ctx, oursSide, baseSide, n) {
+async function costs(ctx, oursSide, baseSide, n, baselineOnServer = false) {
   if (ctx.opts.noRoundTrips) return { roundTrips: null, cpu: null }
   const o = oursSide ? await costPass(ctx, oursSide, n) : null
   const b = baseSide ? await costPass(ctx, baseSide, n) : null
@@ -133,7 +133,9 @@ async function costs(ctx, oursSide, baseSide, n) {
     roundTrips: {
       method: ctx.counterMethod,
       ours: o ? per(o.serverRequests, o.ops) : null,
-      baseline: b ? per(b.driverRequests, b.ops) : null,
+      // A baseline that is not the driver (argondb itself, with other options) is counted on
+      // the server, as ours is.
+      baseline: b ? per(baselineOnServer ? b.serverRequests : b.driverRequests, b.ops) : null,
       baselineServerSide: b ? per(b.serverRequests, b.ops) : null,
       oursByCommand: o ? perMap(o.serverByCommand, o.ops) : null,
       baselineByCommand: b ? perMap(b.driverByCommand, b.ops) : null,
@@ -221,7 +223,7 @@ async function compare(ctx, spec) {
   ]
   ctx.log(`  ${spec.name}`)
   const [ours, baseline] = await alternate(ctx, sides, { ops: spec.ops, rounds: spec.rounds ?? ctx.opts.rounds, warmup: spec.warmup })
-  const c = await costs(ctx, sides[0], sides[1], spec.rtOps ?? (kind === 'latency' ? 50 : 1))
+  const c = await costs(ctx, sides[0], sides[1], spec.rtOps ?? (kind === 'latency' ? 50 : 1), spec.baselineOnServer)
   const better = spec.better || (kind === 'latency' ? 'lower' : 'higher')
   return row({ ...spec, unit: spec.unit || (kind === 'latency' ? 'us' : 'items/s'), better, ours, baseline, roundTrips: c.roundTrips, cpu: c.cpu })
 }

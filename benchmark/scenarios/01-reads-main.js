@@ -68,6 +68,7 @@ module.exports = {
         ops: ctx.opts.readOps,
         rtOps: ctx.opts.rtReadOps,
         target: targets.atMost(1.03),
+        baselineOnServer: true,
         params: { docs: n, baseline: 'argondb with { metrics: false, monitor: false }' },
       }),
     )
