@@ -22,6 +22,7 @@ const { freshDb, eventually } = require('./helpers')
 function proxy(port) {
   const conns = new Set()
   let armed = null
+  let blackhole = false
   const server = net.createServer((client) => {
     const upstream = net.connect({ host: '127.0.0.1', port })
     const pair = { client, upstream, holding: false }
@@ -36,6 +37,7 @@ function proxy(port) {
     client.on('close', close)
     upstream.on('close', close)
     client.on('data', (d) => {
+      if (blackhole) return
       if (armed && !pair.holding && d.includes('commitTransaction')) {
         pair.holding = true
         const { resolve } = armed
@@ -48,7 +50,7 @@ function proxy(port) {
       upstream.write(d)
     })
     upstream.on('data', (d) => {
-      if (!pair.holding) client.write(d)
+      if (!pair.holding && !blackhole) client.write(d)
     })
   })
   return new Promise((resolve) => {
@@ -62,6 +64,10 @@ function proxy(port) {
           })
           armed = { resolve: resolveHeld }
           return held
+        },
+        /** Black-holes all traffic (connections stay open, nothing passes) until `false`. */
+        blackhole(on) {
+          blackhole = on
         },
         /** Cuts every open connection at once (requests and replies in flight are lost). */
         dropAll() {
@@ -174,6 +180,47 @@ test('connections dropped again and again under concurrent writes: every acknowl
     assert.deepEqual(docs.map((d) => d.v), acked, `failed: ${failed}`)
     const v = await argon.verify()
     assert.equal(v.ok, true, JSON.stringify(v.problems))
+  } finally {
+    await argon.close({ timeoutMs: 1000 })
+    await p.stop()
+    await srv.stop()
+  }
+})
+
+test('traffic black-holed: operations fail instead of hanging, health goes unhealthy and the breaker opens; then everything recovers', { timeout: 180_000 }, async () => {
+  const srv = await startServer({ syncOnCommit: true })
+  const p = await proxy(srv.port)
+  const argon = await Argon.connect(`mongodb://127.0.0.1:${p.port}/?directConnection=true`, {
+    database: freshDb('hole'),
+    serverSelectionTimeoutMs: 1000,
+    monitor: { intervalMs: 100, checkTimeoutMs: 300 },
+    capture: 'off',
+    retry: { strategy: 'fixed', maxAttempts: 2, baseDelayMs: 50, maxDelayMs: 50 },
+    breaker: { failureThreshold: 2, openMs: 500, halfOpenSuccesses: 1 },
+    transactionTimeoutMs: 5000,
+  })
+  try {
+    const states = []
+    argon.on('breaker', (s) => states.push(s))
+    const c = argon.branch('main').collection('c')
+    await c.insertOne({ _id: 0 })
+    p.blackhole(true)
+    const started = Date.now()
+    const codes = []
+    while (!states.includes('open') && Date.now() - started < 60_000) {
+      const t = Date.now()
+      const code = await c.findOne({ _id: 0 }).then(() => 'ok', (e) => e.code)
+      codes.push([code, Date.now() - t])
+    }
+    assert.ok(states.includes('open'), `breaker never opened: ${JSON.stringify(codes)}`)
+    for (const [code, ms] of codes) assert.ok(ms < 30_000, `an operation hung for ${ms} ms (${code})`)
+    assert.equal((await argon.health()).status, 'unhealthy')
+    p.blackhole(false)
+    p.dropAll()
+    await eventually(async () => (await c.findOne({ _id: 0 }).catch(() => null)) !== null, 60_000)
+    await eventually(() => states.at(-1) === 'closed', 30_000)
+    await c.insertOne({ _id: 1 })
+    assert.equal(await c.countDocuments({}), 2)
   } finally {
     await argon.close({ timeoutMs: 1000 })
     await p.stop()
