@@ -135,6 +135,8 @@ test("the logger gets the engine's records as structured fields, at the configur
     await c.findOne({ _id: 1 })
     const slow = await eventually(() => got.filter((r) => r.m === 'slow operation').length >= 2 && got.filter((r) => r.m === 'slow operation'))
     assert.deepEqual(slow.slice(0, 2).map((r) => r.o.operation), ['insertOne', 'findOne'])
+    // Records name the branch and the collection (metrics never do).
+    assert.deepEqual(slow.slice(0, 2).map((r) => [r.o.branch, r.o.collection]), [['main', 'c'], ['main', 'c']])
     for (const r of slow) {
       assert.equal(r.level, 'warn')
       assert.equal(typeof r.o.duration_ms, 'number')

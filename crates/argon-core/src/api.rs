@@ -567,6 +567,10 @@ fn check_reserved(docs: &[&Document]) -> Result<()> {
 }
 
 impl Coll {
+    /// This collection's operations (log records name the branch and the collection).
+    fn ops(&self) -> crate::ops::Scope<'_> {
+        self.p.ops.scope(&self.branch, &self.name)
+    }
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -640,8 +644,7 @@ impl Coll {
             Ok((ids, write::insert_many(&target, docs, ordered).await?))
         });
         // Per-document errors count as an error of the call (with the first one's code).
-        self.p
-            .ops
+        self.ops()
             .run_classified(
                 crate::telemetry::operation(op),
                 false,
@@ -658,8 +661,7 @@ impl Coll {
         change: Change,
         o: ModifyOpts,
     ) -> Result<ModifyOutcome> {
-        self.p
-            .ops
+        self.ops()
             .run_once(crate::telemetry::operation(op), async {
                 check_reserved(&[&filter])?;
                 if let Some(s) = &o.sort {
@@ -706,8 +708,7 @@ impl Coll {
 
     /// `find` recorded in metrics as `op` (`find` or `findOne`).
     pub async fn find_as(&self, op: &str, filter: Document, o: FindOpts) -> Result<DocCursor> {
-        self.p
-            .ops
+        self.ops()
             .run(crate::telemetry::operation(op), true, || {
                 let filter = filter.clone();
                 let o = o.clone();
@@ -748,8 +749,7 @@ impl Coll {
         skip: Option<u64>,
         limit: Option<i64>,
     ) -> Result<u64> {
-        self.p
-            .ops
+        self.ops()
             .run("countDocuments", true, || {
                 let filter = filter.clone();
                 async move {
@@ -779,8 +779,7 @@ impl Coll {
     }
 
     pub async fn distinct(&self, field: &str, filter: Document) -> Result<Vec<Bson>> {
-        self.p
-            .ops
+        self.ops()
             .run("distinct", true, || {
                 let filter = filter.clone();
                 async move {
@@ -803,8 +802,7 @@ impl Coll {
         pipeline: Vec<Document>,
         batch: Option<u32>,
     ) -> Result<DocCursor> {
-        self.p
-            .ops
+        self.ops()
             .run("aggregate", true, || {
                 let pipeline = pipeline.clone();
                 async move {

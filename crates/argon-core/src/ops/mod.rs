@@ -238,6 +238,31 @@ impl Ops {
         &self,
         op: &'static str,
         retry: bool,
+        f: F,
+        failed: impl Fn(&T) -> Option<&'static str>,
+    ) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        self.run_scoped(None, op, retry, f, failed).await
+    }
+
+    /// The operations of one collection on one branch: their slow-operation and failure
+    /// log records name the branch and the collection (never metrics: labels stay bounded).
+    pub fn scope<'a>(&'a self, branch: &'a str, collection: &'a str) -> Scope<'a> {
+        Scope {
+            ops: self,
+            branch,
+            collection,
+        }
+    }
+
+    async fn run_scoped<T, F, Fut>(
+        &self,
+        scope: Option<(&str, &str)>,
+        op: &'static str,
+        retry: bool,
         mut f: F,
         failed: impl Fn(&T) -> Option<&'static str>,
     ) -> Result<T>
@@ -245,6 +270,7 @@ impl Ops {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T>>,
     {
+        let (branch, collection) = scope.unwrap_or_default();
         if self.closing.load(Ordering::Acquire) {
             return Err(ArgonError::Closed);
         }
@@ -291,10 +317,17 @@ impl Ops {
         }
         let ms = took.as_secs_f64() * 1000.0;
         if took >= Duration::from_millis(self.options.slow_operation_ms) {
-            tracing::warn!(operation = op, duration_ms = ms, code, "slow operation");
+            tracing::warn!(
+                operation = op,
+                branch,
+                collection,
+                duration_ms = ms,
+                code,
+                "slow operation"
+            );
         }
         if let Err(e) = &r {
-            tracing::debug!(operation = op, duration_ms = ms, code = e.code(), error = %e, "operation failed");
+            tracing::debug!(operation = op, branch, collection, duration_ms = ms, code = e.code(), error = %e, "operation failed");
         }
         r
     }
@@ -392,6 +425,53 @@ impl Ops {
 
     pub fn is_closing(&self) -> bool {
         self.closing.load(Ordering::Acquire)
+    }
+}
+
+/// [`Ops::scope`]: runs operations of one collection on one branch.
+pub struct Scope<'a> {
+    ops: &'a Ops,
+    branch: &'a str,
+    collection: &'a str,
+}
+
+impl Scope<'_> {
+    pub async fn run<T, F, Fut>(&self, op: &'static str, retry: bool, f: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        self.ops
+            .run_scoped(Some((self.branch, self.collection)), op, retry, f, |_| None)
+            .await
+    }
+
+    pub async fn run_once<T>(
+        &self,
+        op: &'static str,
+        fut: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let mut fut = Some(fut);
+        self.run(op, false, || {
+            fut.take().expect("run_once polls its future once")
+        })
+        .await
+    }
+
+    pub async fn run_classified<T, F, Fut>(
+        &self,
+        op: &'static str,
+        retry: bool,
+        f: F,
+        failed: impl Fn(&T) -> Option<&'static str>,
+    ) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        self.ops
+            .run_scoped(Some((self.branch, self.collection)), op, retry, f, failed)
+            .await
     }
 }
 

@@ -42,6 +42,13 @@ impl Reserve {
         }
     }
 
+    /// The LSNs the group handed out (first, last), if any.
+    pub(crate) fn used(&self) -> Option<(i64, i64)> {
+        self.first
+            .map(|f| (f, self.next - 1))
+            .filter(|(f, l)| l >= f)
+    }
+
     /// Whether this group's transaction committed, judged from the WAL: used after a
     /// commit whose reply was lost and whose retry could not say (a server that restarted
     /// answers `NoSuchTransaction`, having forgotten the transaction). The group's records

@@ -358,6 +358,14 @@ async fn settle(mut g: OpenGroup) -> Settled {
     }
     match r {
         Ok(()) => {
+            if let Some((first, last)) = g.lsns.used() {
+                tracing::debug!(
+                    first_lsn = first,
+                    last_lsn = last,
+                    writes = g.members as u64,
+                    "write group committed"
+                );
+            }
             g.done.send_replace(Some(Settled::Committed));
             Settled::Committed
         }
