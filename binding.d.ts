@@ -15,7 +15,7 @@ export declare class NativeArgon {
   /** `at` is BSON `{lsn}` | `{time}` | `{tag}`: a read-only past view. */
   collection(branch: string, name: string, at?: Buffer | undefined | null): NativeCollection
   /** Returns the new branch's info document as BSON. `at` forks from a past point. */
-  createBranch(name: string, from?: string | undefined | null, at?: Buffer | undefined | null): Promise<Buffer>
+  createBranch(name: string, from?: string | undefined | null, at?: Buffer | undefined | null, protected?: boolean | undefined | null): Promise<Buffer>
   branchInfo(name: string): Promise<Buffer>
   /** `{ v: [...] }` as BSON. */
   listBranches(): Promise<Buffer>

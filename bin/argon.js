@@ -121,10 +121,27 @@ function parsePoint(text) {
   return text
 }
 
-/** A diff side: `branch` or `branch@point`. */
-function parseSide(text) {
+/**
+ * A diff side: `branch` or `branch@point`. Branch names may contain '@', so a text that
+ * names an existing branch is that branch; otherwise the point follows the last '@'.
+ */
+async function parseSide(argon, text) {
   const at = text.lastIndexOf('@')
-  return at > 0 ? { branch: text.slice(0, at), at: parsePoint(text.slice(at + 1)) } : { branch: text }
+  if (at <= 0) return { branch: text }
+  const exists = await argon.branchInfo(text).then(() => true, (e) => (e.code === 'BRANCH_NOT_FOUND' ? false : Promise.reject(e)))
+  if (exists) return { branch: text }
+  return { branch: text.slice(0, at), at: parsePoint(text.slice(at + 1)) }
+}
+
+/** Counts per collection from a detailed diff's documents (the same shape as `argon.diff`). */
+function countsFromDocuments(documents) {
+  const out = { added: 0, changed: 0, removed: 0, collections: {} }
+  for (const d of documents) {
+    const c = (out.collections[d.collection] ??= { added: 0, changed: 0, removed: 0 })
+    c[d.change] += 1
+    out[d.change] += 1
+  }
+  return out
 }
 
 function countsTable(summary) {
@@ -253,8 +270,11 @@ program
   .option('--details', 'list every changed document')
   .action((from, to, opts, cmd) =>
     withArgon(cmd, async (argon, o) => {
-      const d = await argon.diff(parseSide(from), parseSide(to))
-      const documents = opts.details ? await argon.diff(parseSide(from), parseSide(to), { detailed: true }).toArray() : undefined
+      const a = await parseSide(argon, from)
+      const b = await parseSide(argon, to)
+      // With --details, the summary is counted from the listing: one diff, one snapshot.
+      const documents = opts.details ? await argon.diff(a, b, { detailed: true }).toArray() : undefined
+      const d = documents ? countsFromDocuments(documents) : await argon.diff(a, b)
       if (o.json) return printJson(documents ? { ...d, documents } : d)
       print(countsTable(d))
       for (const doc of documents || []) print(`${doc.change.padEnd(8)} ${doc.collection} ${JSON.stringify(doc._id)}`)

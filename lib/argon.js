@@ -135,8 +135,8 @@ class Argon extends EventEmitter {
     if (typeof name !== 'string') throw new ArgonError('INVALID_BRANCH_NAME', 'a branch name must be a string')
     const at = options.at === undefined ? null : this._codec.encode(atSpec(options.at))
     const from = options.from === undefined ? null : String(options.from)
-    await call(this._native.createBranch(name, from, at), this._codec.EJSON)
-    if (options.protected) await this.protectBranch(name, true)
+    // Created protected in the same metadata write: never visible unprotected.
+    await call(this._native.createBranch(name, from, at, Boolean(options.protected)), this._codec.EJSON)
     return new Branch(this, name)
   }
 

@@ -1,4 +1,6 @@
 'use strict'
+const { ArgonError } = require('./errors')
+
 const MAX_BSON = 16 * 1024 * 1024
 /**
  * BSON conversion with the user's `bson` package (a peerDependency, ^6.10 or ^7), so the
@@ -10,9 +12,7 @@ function loadBson(explicit) {
   try {
     return require('bson')
   } catch (e) {
-    const err = new Error('argondb needs the `bson` package (npm install bson): ' + e.message)
-    err.code = 'INVALID_ARGUMENT'
-    throw err
+    throw new ArgonError('INVALID_ARGUMENT', 'argondb needs the `bson` package (npm install bson): ' + e.message)
   }
 }
 
@@ -37,15 +37,9 @@ class Codec {
         size = this.BSON.calculateObjectSize(doc)
       } catch {}
       if (size > MAX_BSON) {
-        const err = new Error(`document is ${size} bytes; MongoDB's limit is ${MAX_BSON} bytes`)
-        err.name = 'ArgonError'
-        err.code = 'DOCUMENT_TOO_LARGE'
-        throw err
+        throw new ArgonError('DOCUMENT_TOO_LARGE', `document is ${size} bytes; MongoDB's limit is ${MAX_BSON} bytes`)
       }
-      const err = new Error(`cannot encode as BSON: ${e.message}`)
-      err.name = 'ArgonError'
-      err.code = 'INVALID_ARGUMENT'
-      throw err
+      throw new ArgonError('INVALID_ARGUMENT', `cannot encode as BSON: ${e.message}`)
     }
   }
 

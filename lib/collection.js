@@ -46,7 +46,9 @@ class Collection {
     if (r.errors.length) {
       const writeErrors = r.errors.map((e) => ({ index: e.index, code: e.code, errmsg: e.errmsg, keyValue: e.keyValue || undefined }))
       const first = r.errors[0]
-      const err = new ArgonBulkWriteError({ code: first.code, codeName: first.code === 11000 ? 'DuplicateKey' : undefined, errmsg: first.errmsg, keyValue: first.keyValue }, writeErrors, result)
+      // The driver's error carries a whole BulkWriteResult.
+      const bulkResult = { ...result, matchedCount: 0, modifiedCount: 0, deletedCount: 0, upsertedCount: 0, upsertedIds: {} }
+      const err = new ArgonBulkWriteError({ code: first.code, codeName: first.code === 11000 ? 'DuplicateKey' : undefined, errmsg: first.errmsg, keyValue: first.keyValue }, writeErrors, bulkResult)
       if (DriverBulkWriteError) Object.setPrototypeOf(err, DriverBulkWriteError.prototype)
       throw err
     }
@@ -175,9 +177,11 @@ class Collection {
   }
 }
 
+/** Drops undefined options and normalises `sort` (object, `[['a', -1]]`, `'a'`, Map) once, for every method. */
 function cleanOptions(o) {
   const out = {}
   for (const [k, v] of Object.entries(o || {})) if (v !== undefined) out[k] = v
+  if (out.sort !== undefined) out.sort = normalizeSort(out.sort)
   return out
 }
 

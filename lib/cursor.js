@@ -24,6 +24,7 @@ class ArgonCursor {
 
   batchSize(n) {
     this._checkNotStarted()
+    if (!Number.isInteger(n) || n < 1) throw new ArgonError('INVALID_ARGUMENT', `batchSize must be a positive integer, got ${n}`)
     this._batchSize = n
     return this
   }
@@ -110,7 +111,10 @@ class FindCursor extends ArgonCursor {
   /** `op` names the call in metrics: `find`, or `findOne` when findOne made this cursor. */
   constructor(codec, native, filter, options, op = 'find') {
     super(codec, (batch) => native.find(codec.encode(filter), codec.encode({ ...this._opts, batchSize: batch }), op))
-    this._opts = { ...options }
+    const { batchSize, ...rest } = options || {}
+    this._opts = rest
+    // `find(filter, { batchSize })` sets the batch size, as `.batchSize(n)` does.
+    if (batchSize !== undefined) this.batchSize(batchSize)
   }
 
   sort(spec, direction) {
@@ -140,7 +144,9 @@ class FindCursor extends ArgonCursor {
 
 class AggregationCursor extends ArgonCursor {
   constructor(codec, native, pipeline, options) {
-    super(codec, (batch) => native.aggregate(codec.encode({ p: pipeline }), codec.encode({ ...options, batchSize: batch })))
+    const { batchSize, ...rest } = options || {}
+    super(codec, (batch) => native.aggregate(codec.encode({ p: pipeline }), codec.encode({ ...rest, batchSize: batch })))
+    if (batchSize !== undefined) this.batchSize(batchSize)
   }
 }
 

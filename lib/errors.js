@@ -87,8 +87,9 @@ class ArgonBulkWriteError extends Error {
     this.codeName = first.codeName
     this.writeErrors = writeErrors
     this.result = result
-    this.insertedCount = result.insertedCount
-    this.insertedIds = result.insertedIds
+    for (const k of ['insertedCount', 'matchedCount', 'modifiedCount', 'deletedCount', 'upsertedCount', 'insertedIds', 'upsertedIds']) {
+      if (k in result) this[k] = result[k]
+    }
     if (first.keyValue) this.keyValue = first.keyValue
   }
 }

@@ -49,10 +49,14 @@ impl NativeArgon {
         name: String,
         from: Option<String>,
         at: Option<Buffer>,
+        protected: Option<bool>,
     ) -> napi::Result<Buffer> {
         let at = crate::timetravel::at_spec(at.as_deref())?;
         let a = self.inner.clone();
-        let m = a.create_branch(&name, from.as_deref(), at).await.napi()?;
+        let m = a
+            .create_branch_with(&name, from.as_deref(), at, protected.unwrap_or(false))
+            .await
+            .napi()?;
         // A new branch has no writes: its head is its fork point.
         let info = argon_core::branch::meta::info_document(&m, m.fork_lsn);
         Ok(to_bytes(&info)?.into())

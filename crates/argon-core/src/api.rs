@@ -61,9 +61,24 @@ impl Argon {
         from: Option<&str>,
         at: Option<AtSpec>,
     ) -> Result<BranchMeta> {
+        self.create_branch_with(name, from, at, false).await
+    }
+
+    /// `create_branch`, created protected (or not) in the same metadata write, so no
+    /// unprotected branch is ever visible.
+    pub async fn create_branch_with(
+        &self,
+        name: &str,
+        from: Option<&str>,
+        at: Option<AtSpec>,
+        protected: bool,
+    ) -> Result<BranchMeta> {
         self.p
             .ops
-            .run_once("createBranch", self.create_branch_inner(name, from, at))
+            .run_once(
+                "createBranch",
+                self.create_branch_inner(name, from, at, protected),
+            )
             .await
     }
 
@@ -72,6 +87,7 @@ impl Argon {
         name: &str,
         from: Option<&str>,
         at: Option<AtSpec>,
+        protected: bool,
     ) -> Result<BranchMeta> {
         self.p.check_open()?;
         validate_branch_name(name)?;
@@ -112,7 +128,7 @@ impl Argon {
             parent_id: Some(parent.id),
             fork_lsn,
             created_at: DateTime::now(),
-            protected: false,
+            protected,
         };
         match self.p.branches().insert_one(&meta).await {
             Ok(_) => {}

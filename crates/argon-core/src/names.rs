@@ -163,9 +163,86 @@ pub fn strip_reserved(doc: &mut Document) {
     }
 }
 
+/// One key for `_id` values MongoDB considers equal: `1`, `Long(1)` and `1.0` are one
+/// document (a unique index says so), so maps of documents by `_id` must agree.
+pub fn id_key(b: &mongodb::bson::Bson) -> String {
+    let mut out = String::new();
+    canonical(b, &mut out);
+    out
+}
+
+fn canonical(b: &mongodb::bson::Bson, out: &mut String) {
+    use mongodb::bson::Bson;
+    use std::fmt::Write;
+    let number = |f: f64, out: &mut String| {
+        if f.fract() == 0.0 && f.abs() < 9.2e18 {
+            let _ = write!(out, "n{}", f as i64);
+        } else {
+            let _ = write!(out, "f{f:?}");
+        }
+    };
+    match b {
+        Bson::Int32(n) => {
+            let _ = write!(out, "n{n}");
+        }
+        Bson::Int64(n) => {
+            let _ = write!(out, "n{n}");
+        }
+        Bson::Double(f) => number(*f, out),
+        Bson::Decimal128(d) => match d.to_string().parse::<f64>() {
+            Ok(f) => number(f, out),
+            Err(_) => {
+                let _ = write!(out, "m{d}");
+            }
+        },
+        Bson::String(s) => {
+            let _ = write!(out, "s{}:{s}", s.len());
+        }
+        Bson::Document(d) => {
+            out.push('{');
+            for (k, v) in d {
+                let _ = write!(out, "{}:{k}=", k.len());
+                canonical(v, out);
+                out.push(',');
+            }
+            out.push('}');
+        }
+        Bson::Array(a) => {
+            out.push('[');
+            for v in a {
+                canonical(v, out);
+                out.push(',');
+            }
+            out.push(']');
+        }
+        other => {
+            let _ = write!(out, "{other:?}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn equal_ids_have_one_key() {
+        use mongodb::bson::{doc, Bson};
+        let k = |b: Bson| id_key(&b);
+        assert_eq!(k(Bson::Int32(1)), k(Bson::Int64(1)));
+        assert_eq!(k(Bson::Int64(1)), k(Bson::Double(1.0)));
+        assert_eq!(k(Bson::Double(-0.0)), k(Bson::Int32(0)));
+        assert_ne!(k(Bson::Int32(1)), k(Bson::String("1".into())));
+        assert_ne!(k(Bson::Double(1.5)), k(Bson::Int32(1)));
+        assert_eq!(
+            k(Bson::Document(doc! {"a": 1, "b": [Bson::Int64(2)]})),
+            k(Bson::Document(doc! {"a": 1.0, "b": [2]}))
+        );
+        assert_ne!(
+            k(Bson::Document(doc! {"a": 1, "b": 2})),
+            k(Bson::Document(doc! {"b": 2, "a": 1}))
+        );
+    }
 
     #[test]
     fn branch_names() {

@@ -108,7 +108,7 @@ struct Group {
 }
 
 fn doc_key(coll: &str, k: &Bson) -> String {
-    format!("{coll}\u{0}{k:?}")
+    format!("{coll}\u{0}{}", crate::names::id_key(k))
 }
 
 fn event_key(ev: &Document) -> Option<(&str, Bson)> {

@@ -1,6 +1,10 @@
 //! The read path: `main` at its head reads the user's collection directly (a plain
-//! `find`); every other view runs the one aggregation built by `view::plan`. Results
-//! stream as raw BSON; nothing is materialised in memory beyond a driver batch.
+//! `find`). Every other view is made of parts (`view::parts`): `find` and
+//! `countDocuments` run them as separate index-served queries, in one snapshot
+//! transaction when the read is bounded and concurrently otherwise (`merge.rs`);
+//! `aggregate`, `distinct` and sorted finds with a projection run the one `$unionWith`
+//! aggregation built by `view::plan`. Streams stay raw BSON; nothing is materialised beyond
+//! a driver batch, except a bounded read's parts.
 
 pub mod merge;
 pub mod sort;

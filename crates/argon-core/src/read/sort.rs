@@ -62,14 +62,66 @@ pub fn compare(a: &Bson, b: &Bson) -> Ordering {
         (Bson::Binary(x), Bson::Binary(y)) => {
             (x.bytes.len(), &x.bytes).cmp(&(y.bytes.len(), &y.bytes))
         }
-        _ if ra == 3 => as_f64(a).partial_cmp(&as_f64(b)).unwrap_or(Ordering::Equal),
+        _ if ra == 3 => compare_numbers(a, b),
         _ => Ordering::Equal,
     }
 }
 
+/// An integer as MongoDB holds it (Int32 and Int64 compare exactly, never through f64).
+fn as_i64(b: &Bson) -> Option<i64> {
+    match b {
+        Bson::Int32(n) => Some(i64::from(*n)),
+        Bson::Int64(n) => Some(*n),
+        _ => None,
+    }
+}
+
+/// An integer against a double, exactly (`2^53 + 1` is greater than `2^53` as a double).
+fn compare_int_double(i: i64, d: f64) -> Ordering {
+    if d.is_nan() {
+        // NaN sorts before every other number.
+        return Ordering::Greater;
+    }
+    // 2^63: the first double beyond i64 (i64::MIN is exactly -2^63).
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if d >= LIMIT {
+        return Ordering::Less;
+    }
+    if d < -LIMIT {
+        return Ordering::Greater;
+    }
+    let whole = d.trunc();
+    match i.cmp(&(whole as i64)) {
+        Ordering::Equal => 0.0_f64.partial_cmp(&(d - whole)).unwrap_or(Ordering::Equal),
+        o => o,
+    }
+}
+
+fn compare_numbers(a: &Bson, b: &Bson) -> Ordering {
+    match (as_i64(a), as_i64(b)) {
+        (Some(x), Some(y)) => x.cmp(&y),
+        (Some(x), None) => compare_int_double(x, as_f64(b)),
+        (None, Some(y)) => compare_int_double(y, as_f64(a)).reverse(),
+        (None, None) => {
+            let (x, y) = (as_f64(a), as_f64(b));
+            match (x.is_nan(), y.is_nan()) {
+                (true, true) => Ordering::Equal,
+                (true, false) => Ordering::Less,
+                (false, true) => Ordering::Greater,
+                _ => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+            }
+        }
+    }
+}
+
+/// Embedded documents compare field by field: first the type of the values, then the
+/// field names, then the values (MongoDB's order).
 fn compare_docs(x: &Document, y: &Document) -> Ordering {
     for ((ka, va), (kb, vb)) in x.iter().zip(y.iter()) {
-        let o = compare(va, vb).then_with(|| ka.cmp(kb));
+        let o = type_rank(va)
+            .cmp(&type_rank(vb))
+            .then_with(|| ka.cmp(kb))
+            .then_with(|| compare(va, vb));
         if o != Ordering::Equal {
             return o;
         }
@@ -185,6 +237,64 @@ pub fn sort_documents(docs: &mut [Document], spec: &Document) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn embedded_documents_compare_type_then_name_then_value() {
+        use mongodb::bson::doc;
+        // Field names decide before values: {a: 2} < {b: 1}.
+        assert_eq!(
+            compare(
+                &Bson::Document(doc! {"a": 2}),
+                &Bson::Document(doc! {"b": 1})
+            ),
+            Ordering::Less
+        );
+        // Types decide before names: {b: 1} (number) < {a: "x"} (string).
+        assert_eq!(
+            compare(
+                &Bson::Document(doc! {"b": 1}),
+                &Bson::Document(doc! {"a": "x"})
+            ),
+            Ordering::Less
+        );
+        assert_eq!(
+            compare(
+                &Bson::Document(doc! {"a": 1}),
+                &Bson::Document(doc! {"a": 2})
+            ),
+            Ordering::Less
+        );
+    }
+
+    #[test]
+    fn large_integers_compare_exactly() {
+        let big = 1_i64 << 53;
+        assert_eq!(
+            compare(&Bson::Int64(big + 1), &Bson::Int64(big)),
+            Ordering::Greater
+        );
+        assert_eq!(
+            compare(&Bson::Int64(big + 1), &Bson::Double(big as f64)),
+            Ordering::Greater
+        );
+        assert_eq!(
+            compare(&Bson::Double(big as f64), &Bson::Int64(big + 1)),
+            Ordering::Less
+        );
+        assert_eq!(compare(&Bson::Int32(3), &Bson::Double(3.5)), Ordering::Less);
+        assert_eq!(
+            compare(&Bson::Int64(3), &Bson::Double(3.0)),
+            Ordering::Equal
+        );
+        assert_eq!(
+            compare(&Bson::Double(f64::NAN), &Bson::Int32(i32::MIN)),
+            Ordering::Less
+        );
+        assert_eq!(
+            compare(&Bson::Int64(i64::MAX), &Bson::Double(1e300)),
+            Ordering::Less
+        );
+    }
     use mongodb::bson::doc;
 
     #[test]

@@ -1,8 +1,10 @@
-//! Builds the server-side aggregation that answers "branch B at cut L": one part per
-//! ancestry level, joined with `$unionWith`, the user's filter pushed into every part, and
-//! documents a nearer level has touched excluded with an indexed `$lookup` on `_id`.
-//! No part ever replays the WAL: live rows come from head collections, superseded rows
-//! from the images WAL records keep of the versions they superseded (`p <= L < _id`).
+//! Builds the parts that answer "branch B at cut L": for each ancestry level, its live
+//! head rows at the level's cut, and (for a level with a cut) the versions superseded since
+//! it, found in the images WAL records keep of what they superseded (`p <= L < _id`). The
+//! user's filter is pushed into every part, and documents a nearer level has touched are
+//! excluded with an indexed `$lookup` on `_id`. `parts` returns them as separate pipelines
+//! (run by `read/merge.rs`); `plan` joins them with `$unionWith` into one aggregation. No
+//! part ever replays the WAL.
 
 use crate::branch::meta::Level;
 use crate::names::{head_collection, F_DEL, F_EXCL, F_FIRST, F_LSN, F_SRC, MAIN_ID, WAL};
@@ -114,7 +116,9 @@ fn pushdown(q: &ViewQuery, stages: &mut Vec<Document>, always_limit: bool) {
     }
     if let Some(l) = q.limit {
         if l > 0 && (always_limit || q.sort.is_some_and(|s| !s.is_empty())) {
-            stages.push(doc! {"$limit": l + q.skip.unwrap_or(0) as i64});
+            // skip + limit, saturating: a huge skip must not wrap to a negative `$limit`.
+            let skip = i64::try_from(q.skip.unwrap_or(0)).unwrap_or(i64::MAX);
+            stages.push(doc! {"$limit": l.saturating_add(skip)});
         }
     }
 }
@@ -233,7 +237,7 @@ pub fn plan(levels: &[Level], coll: &str, q: &ViewQuery) -> Plan {
     }
     if let Some(n) = q.skip {
         if n > 0 {
-            pipeline.push(doc! {"$skip": n as i64});
+            pipeline.push(doc! {"$skip": i64::try_from(n).unwrap_or(i64::MAX)});
         }
     }
     if let Some(l) = q.limit {
@@ -387,6 +391,18 @@ mod tests {
             "\"p\": Document({{\"$lte\": Int64({})}})",
             Lsn(10).cut_key().get()
         )));
+    }
+
+    #[test]
+    fn skip_plus_limit_never_overflows() {
+        let q = ViewQuery {
+            skip: Some(u64::MAX),
+            limit: Some(i64::MAX - 1),
+            ..Default::default()
+        };
+        let mut stages = Vec::new();
+        pushdown(&q, &mut stages, true);
+        assert_eq!(stages, vec![doc! {"$limit": i64::MAX}]);
     }
 
     #[test]

@@ -86,7 +86,10 @@ pub async fn changed_keys(
             let (Ok(c), Some(k)) = (key.get_str("c"), key.get("k")) else {
                 continue;
             };
-            if seen.insert((c.to_string(), format!("{k:?}")), ()).is_none() {
+            if seen
+                .insert((c.to_string(), crate::names::id_key(k)), ())
+                .is_none()
+            {
                 out.entry(c.to_string()).or_default().push(k.clone());
             }
         }
@@ -114,7 +117,7 @@ pub async fn read_keys(
             .collect()
             .await?;
         for d in docs {
-            out.insert(format!("{:?}", d.get("_id").unwrap_or(&Bson::Null)), d);
+            out.insert(crate::names::id_key(d.get("_id").unwrap_or(&Bson::Null)), d);
         }
     }
     Ok(out)
@@ -158,7 +161,7 @@ pub async fn chunk(
     let mut counts = Counts::default();
     let mut docs = Vec::new();
     for k in keys {
-        let key = format!("{k:?}");
+        let key = crate::names::id_key(k);
         let (x, y) = (before.get(&key), after.get(&key));
         let change = match (x, y) {
             (None, Some(_)) => "added",

@@ -78,12 +78,12 @@ async fn compensate(
             };
             for mut d in view_in_txn(&target, s, &q).await? {
                 crate::names::strip_reserved(&mut d);
-                wanted.insert(format!("{:?}", d.get("_id").unwrap_or(&Bson::Null)), d);
+                wanted.insert(crate::names::id_key(d.get("_id").unwrap_or(&Bson::Null)), d);
             }
         }
         let mut counts = Counts::default();
         for k in ks {
-            let change = match wanted.remove(&format!("{k:?}")) {
+            let change = match wanted.remove(&crate::names::id_key(k)) {
                 Some(d) => Change::Replace(d),
                 None => Change::Delete,
             };

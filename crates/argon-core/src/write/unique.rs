@@ -11,9 +11,7 @@ use mongodb::bson::{doc, Bson, Document};
 use mongodb::ClientSession;
 
 /// Hashable key of a BSON value (for `_id` maps).
-pub(super) fn id_key(b: &Bson) -> String {
-    format!("{b:?}")
-}
+pub(super) use crate::names::id_key;
 
 /// Rejects after-images that collide with an ancestor row on one of the branch's unique
 /// indexes. Ancestor rows are frozen at the fork, so this check cannot race.
