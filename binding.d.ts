@@ -75,6 +75,12 @@ export declare class NativeCollection {
   /** `docs` is concatenated BSON. Returns `{ids, inserted, errors}` as BSON. */
   insertMany(docsBytes: Buffer, ordered: boolean, op?: string | undefined | null): Promise<Buffer>
   /**
+   * `ops` is BSON `{ v: [{ op, document? | filter, change?, options }] }` (op: insertOne,
+   * updateOne, updateMany, replaceOne, deleteOne, deleteMany). Returns `{ ids, applied:
+   * [{ i, inserted, matched, modified, deleted, upsertedId }], errors }` as BSON.
+   */
+  bulkWrite(ops: Buffer, ordered: boolean): Promise<Buffer>
+  /**
    * op: updateOne | updateMany | replaceOne | deleteOne | deleteMany |
    * findOneAndUpdate | findOneAndReplace | findOneAndDelete.
    */

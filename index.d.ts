@@ -8,6 +8,7 @@
  */
 import type {
   AggregateOptions,
+  AnyBulkWriteOperation,
   BulkWriteOptions,
   CountDocumentsOptions,
   CreateIndexesOptions,
@@ -223,6 +224,18 @@ export interface OperationStats {
   p50Ms: number
   p99Ms: number
   lastSeen: Date
+}
+
+/** What `bulkWrite` did; `insertedIds` and `upsertedIds` are keyed by operation index. */
+export interface ArgonBulkWriteResult {
+  ok: 1
+  insertedCount: number
+  matchedCount: number
+  modifiedCount: number
+  deletedCount: number
+  upsertedCount: number
+  insertedIds: { [index: number]: any }
+  upsertedIds: { [index: number]: any }
 }
 
 export interface VerifyProblem {
@@ -476,6 +489,13 @@ export declare class Collection<TSchema extends Document = Document> {
   insertOne(doc: OptionalUnlessRequiredId<TSchema>, options?: ArgonOptions<InsertOneOptions>): Promise<InsertOneResult<TSchema>>
   /** Throws an `ArgonBulkWriteError` (the driver's `MongoBulkWriteError` class when installed) on partial failure. */
   insertMany(docs: ReadonlyArray<OptionalUnlessRequiredId<TSchema>>, options?: ArgonOptions<BulkWriteOptions>): Promise<InsertManyResult<TSchema>>
+  /**
+   * The driver's `bulkWrite`, as one logical write (one LSN): ordered (default) stops at the
+   * first failing operation, unordered applies every operation that does not fail. Throws an
+   * `ArgonBulkWriteError` (the driver's `MongoBulkWriteError` class when installed) with the
+   * partial result and `writeErrors`. `bypassDocumentValidation: true` is refused.
+   */
+  bulkWrite(operations: ReadonlyArray<AnyBulkWriteOperation<TSchema>>, options?: ArgonOptions<BulkWriteOptions>): Promise<ArgonBulkWriteResult>
 
   updateOne(
     filter: Filter<TSchema>,

@@ -61,6 +61,78 @@ class Collection {
     return { inserted: r.inserted.map(Number), errors: r.errors.map((e) => ({ ...e, index: Number(e.index) })) }
   }
 
+  /**
+   * The driver's `bulkWrite`: `insertOne`, `updateOne`, `updateMany`, `replaceOne`,
+   * `deleteOne`, `deleteMany`, as one logical write (one LSN). `ordered` (default true)
+   * stops at the first failing operation, the ones before it applied; unordered applies
+   * every operation that does not fail. Failures throw the driver's `MongoBulkWriteError`
+   * shape, with the partial result and `writeErrors`.
+   */
+  async bulkWrite(operations, options = {}) {
+    if (!Array.isArray(operations)) throw new ArgonError('INVALID_ARGUMENT', 'bulkWrite needs an array of operations')
+    if (operations.length === 0) throw new ArgonError('INVALID_ARGUMENT', 'Invalid BulkOperation, Batch cannot be empty')
+    if (options === null || typeof options !== 'object') throw new ArgonError('INVALID_ARGUMENT', 'bulkWrite options must be an object')
+    if (options.bypassDocumentValidation) {
+      throw new ArgonError('INVALID_ARGUMENT', 'bypassDocumentValidation: true is not supported by argondb yet (it would skip the validation of your collection)')
+    }
+    const ordered = options.ordered !== false
+    const ops = operations.map((o, i) => {
+      const names = o && typeof o === 'object' ? Object.keys(o) : []
+      if (names.length !== 1) throw new ArgonError('INVALID_ARGUMENT', `bulkWrite operation ${i} must have exactly one of insertOne, updateOne, updateMany, replaceOne, deleteOne, deleteMany`)
+      const name = names[0]
+      const spec = o[name] || {}
+      const opts = (extra) => cleanOptions({ upsert: spec.upsert, arrayFilters: spec.arrayFilters, sort: spec.sort, collation: spec.collation, hint: spec.hint, ...extra })
+      switch (name) {
+        case 'insertOne':
+          return { op: name, document: this._ensureId(spec.document) }
+        case 'updateOne':
+        case 'updateMany':
+          if (spec.update === undefined) throw new ArgonError('INVALID_ARGUMENT', `bulkWrite operation ${i} (${name}) needs an update`)
+          return { op: name, filter: spec.filter ?? {}, change: spec.update, options: opts() }
+        case 'replaceOne':
+          if (spec.replacement === undefined) throw new ArgonError('INVALID_ARGUMENT', `bulkWrite operation ${i} (replaceOne) needs a replacement`)
+          return { op: name, filter: spec.filter ?? {}, change: spec.replacement, options: opts({ arrayFilters: undefined }) }
+        case 'deleteOne':
+        case 'deleteMany':
+          return { op: name, filter: spec.filter ?? {}, options: cleanOptions({ collation: spec.collation, hint: spec.hint }) }
+        default:
+          throw new ArgonError('INVALID_ARGUMENT', `bulkWrite operation ${i}: unknown operation ${name}`)
+      }
+    })
+    const r = this._codec.decode(await this._call(this._native.bulkWrite(this._codec.encode({ v: ops }), ordered)))
+    const result = { ok: 1, insertedCount: 0, matchedCount: 0, modifiedCount: 0, deletedCount: 0, upsertedCount: 0, insertedIds: {}, upsertedIds: {} }
+    for (const a of r.applied) {
+      const i = Number(a.i)
+      if (a.inserted) {
+        result.insertedCount += 1
+        result.insertedIds[i] = r.ids[i]
+        continue
+      }
+      // Deletes count in deletedCount only (the engine also counts what they matched).
+      if (ops[i].op !== 'deleteOne' && ops[i].op !== 'deleteMany') result.matchedCount += Number(a.matched)
+      result.modifiedCount += Number(a.modified)
+      result.deletedCount += Number(a.deleted)
+      if (a.upsertedId !== null && a.upsertedId !== undefined) {
+        result.upsertedCount += 1
+        result.upsertedIds[i] = a.upsertedId
+      }
+    }
+    if (r.errors.length) {
+      const writeErrors = r.errors.map((e) => ({ index: Number(e.index), code: e.code, errmsg: e.errmsg, keyValue: e.keyValue || undefined }))
+      const first = r.errors[0]
+      if (ordered) {
+        // As the driver reports it: an ordered bulk's insertedIds name every insert it
+        // attempted, the failing one included (insertedCount counts only those inserted).
+        const stop = Number(first.index)
+        for (let i = 0; i <= stop; i++) if (ops[i].op === 'insertOne') result.insertedIds[i] = r.ids[i]
+      }
+      const err = new ArgonBulkWriteError({ code: first.code, codeName: first.code === 11000 ? 'DuplicateKey' : undefined, errmsg: first.errmsg, keyValue: first.keyValue || undefined }, writeErrors, result)
+      if (DriverBulkWriteError) Object.setPrototypeOf(err, DriverBulkWriteError.prototype)
+      throw err
+    }
+    return result
+  }
+
   _writeError(e) {
     if (e.code) return serverError({ code: e.code, codeName: e.code === 11000 ? 'DuplicateKey' : undefined, errmsg: e.errmsg, keyValue: e.keyValue || undefined })
     return new ArgonError(e.argonCode, e.errmsg)

@@ -112,6 +112,100 @@ impl NativeCollection {
         Ok(to_bytes(&doc! {"ids": ids, "inserted": inserted, "errors": errors})?.into())
     }
 
+    /// `ops` is BSON `{ v: [{ op, document? | filter, change?, options }] }` (op: insertOne,
+    /// updateOne, updateMany, replaceOne, deleteOne, deleteMany). Returns `{ ids, applied:
+    /// [{ i, inserted, matched, modified, deleted, upsertedId }], errors }` as BSON.
+    #[napi(catch_unwind)]
+    pub async fn bulk_write(&self, ops: Buffer, ordered: bool) -> napi::Result<Buffer> {
+        use argon_core::write::bulk::BulkOp;
+        let list = doc(&ops)?.get_array("v").cloned().map_err(|_| {
+            to_napi(ArgonError::InvalidArgument(
+                "bulkWrite needs { v: [...] }".into(),
+            ))
+        })?;
+        let mut parsed = Vec::with_capacity(list.len());
+        for (i, item) in list.into_iter().enumerate() {
+            let Bson::Document(d) = item else {
+                return Err(to_napi(ArgonError::InvalidArgument(format!(
+                    "bulkWrite operation {i} is not a document"
+                ))));
+            };
+            let op = d.get_str("op").unwrap_or("");
+            if op == "insertOne" {
+                let doc = d.get_document("document").cloned().map_err(|_| {
+                    to_napi(ArgonError::InvalidArgument(format!(
+                        "bulkWrite operation {i} (insertOne) needs a document"
+                    )))
+                })?;
+                parsed.push(BulkOp::Insert(doc));
+                continue;
+            }
+            if !matches!(
+                op,
+                "updateOne" | "updateMany" | "replaceOne" | "deleteOne" | "deleteMany"
+            ) {
+                return Err(to_napi(ArgonError::InvalidArgument(format!(
+                    "bulkWrite operation {i}: unknown operation {op:?}"
+                ))));
+            }
+            let filter = d.get_document("filter").cloned().unwrap_or_default();
+            let options = d.get_document("options").cloned().unwrap_or_default();
+            let (_, change, opts) = parse_modify(op, d.get("change").cloned(), &options)?;
+            parsed.push(BulkOp::Modify {
+                filter,
+                change,
+                opts: Box::new(opts),
+            });
+        }
+        let out = self
+            .inner
+            .bulk_write(parsed.clone(), ordered)
+            .await
+            .napi()?;
+        let ids: Vec<Bson> = parsed
+            .iter()
+            .map(|op| match op {
+                BulkOp::Insert(d) => d.get("_id").cloned().unwrap_or(Bson::Null),
+                BulkOp::Modify { .. } => Bson::Null,
+            })
+            .collect();
+        let applied: Vec<Bson> = out
+            .applied
+            .iter()
+            .map(|(i, r)| {
+                Bson::Document(doc! {
+                    "i": *i as i64,
+                    "inserted": r.inserted,
+                    "matched": r.modify.matched as i64,
+                    "modified": r.modify.modified as i64,
+                    "deleted": r.modify.deleted as i64,
+                    "upsertedId": r.modify.upserted_id.clone().unwrap_or(Bson::Null),
+                })
+            })
+            .collect();
+        let errors: Vec<Bson> = out
+            .errors
+            .iter()
+            .map(|(i, e)| {
+                let kv = match e {
+                    ArgonError::Server {
+                        key_value: Some(kv),
+                        ..
+                    } => Bson::Document((**kv).clone()),
+                    _ => Bson::Null,
+                };
+                Bson::Document(doc! {
+                    "index": *i as i64,
+                    "code": e.server_code().unwrap_or(0),
+                    "argonCode": e.code(),
+                    "errmsg": e.to_string(),
+                    "keyValue": kv,
+                })
+            })
+            .collect();
+        Ok(to_bytes(&doc! {"ids": ids, "applied": applied, "errors": errors})?.into())
+    }
+
     /// op: updateOne | updateMany | replaceOne | deleteOne | deleteMany |
     /// findOneAndUpdate | findOneAndReplace | findOneAndDelete.
     #[napi(catch_unwind)]
@@ -124,60 +218,14 @@ impl NativeCollection {
     ) -> napi::Result<Buffer> {
         let filter = doc(&filter)?;
         let o = doc(&options)?;
-        reject_unsupported(&o)?;
         let change_doc = match &change {
             Some(b) => Some(doc(b)?),
             None => None,
         };
-        let payload = || -> napi::Result<Bson> {
-            change_doc
-                .as_ref()
-                .and_then(|d| d.get("v").cloned())
-                .ok_or_else(|| {
-                    to_napi(ArgonError::InvalidArgument(format!(
-                        "{op} needs an update or replacement"
-                    )))
-                })
-        };
-        let (kind, multi, want_doc): (&'static str, bool, bool) = match op.as_str() {
-            "updateOne" => ("updateOne", false, false),
-            "updateMany" => ("updateMany", true, false),
-            "replaceOne" => ("replaceOne", false, false),
-            "deleteOne" => ("deleteOne", false, false),
-            "deleteMany" => ("deleteMany", true, false),
-            "findOneAndUpdate" => ("findOneAndUpdate", false, true),
-            "findOneAndReplace" => ("findOneAndReplace", false, true),
-            "findOneAndDelete" => ("findOneAndDelete", false, true),
-            other => {
-                return Err(to_napi(ArgonError::InvalidArgument(format!(
-                    "unknown write {other}"
-                ))))
-            }
-        };
-        let change = match kind {
-            "updateOne" | "updateMany" | "findOneAndUpdate" => Change::Update {
-                update: payload()?,
-                array_filters: array_filters(&o)?,
-            },
-            "replaceOne" | "findOneAndReplace" => match payload()? {
-                Bson::Document(d) => Change::Replace(d),
-                _ => {
-                    return Err(to_napi(ArgonError::InvalidArgument(
-                        "a replacement must be a document".into(),
-                    )))
-                }
-            },
-            _ => Change::Delete,
-        };
-        let mo = ModifyOpts {
-            multi,
-            upsert: opt_bool(&o, "upsert"),
-            sort: opt_doc(&o, "sort"),
-            return_after: o.get_str("returnDocument").ok() == Some("after"),
-            want_doc,
-            projection: opt_doc(&o, "projection"),
-        };
+        let payload = change_doc.as_ref().and_then(|d| d.get("v").cloned());
+        let (kind, change, mo) = parse_modify(&op, payload, &o)?;
         let r = self.inner.modify(kind, filter, change, mo).await.napi()?;
+
         let out = doc! {
             "matchedCount": r.matched as i64,
             "modifiedCount": r.modified as i64,
@@ -301,4 +349,60 @@ impl NativeCollection {
     pub async fn drop(&self) -> napi::Result<bool> {
         self.inner.drop().await.napi()
     }
+}
+
+/// A write's kind, change and options from the JS form (`op`, the update or replacement,
+/// the driver's options). Used by `modify` and by every operation of `bulkWrite`.
+fn parse_modify(
+    op: &str,
+    payload: Option<Bson>,
+    o: &Document,
+) -> napi::Result<(&'static str, Change, ModifyOpts)> {
+    reject_unsupported(o)?;
+    let payload = || -> napi::Result<Bson> {
+        payload.clone().ok_or_else(|| {
+            to_napi(ArgonError::InvalidArgument(format!(
+                "{op} needs an update or replacement"
+            )))
+        })
+    };
+    let (kind, multi, want_doc): (&'static str, bool, bool) = match op {
+        "updateOne" => ("updateOne", false, false),
+        "updateMany" => ("updateMany", true, false),
+        "replaceOne" => ("replaceOne", false, false),
+        "deleteOne" => ("deleteOne", false, false),
+        "deleteMany" => ("deleteMany", true, false),
+        "findOneAndUpdate" => ("findOneAndUpdate", false, true),
+        "findOneAndReplace" => ("findOneAndReplace", false, true),
+        "findOneAndDelete" => ("findOneAndDelete", false, true),
+        other => {
+            return Err(to_napi(ArgonError::InvalidArgument(format!(
+                "unknown write {other}"
+            ))))
+        }
+    };
+    let change = match kind {
+        "updateOne" | "updateMany" | "findOneAndUpdate" => Change::Update {
+            update: payload()?,
+            array_filters: array_filters(o)?,
+        },
+        "replaceOne" | "findOneAndReplace" => match payload()? {
+            Bson::Document(d) => Change::Replace(d),
+            _ => {
+                return Err(to_napi(ArgonError::InvalidArgument(
+                    "a replacement must be a document".into(),
+                )))
+            }
+        },
+        _ => Change::Delete,
+    };
+    let mo = ModifyOpts {
+        multi,
+        upsert: opt_bool(o, "upsert"),
+        sort: opt_doc(o, "sort"),
+        return_after: o.get_str("returnDocument").ok() == Some("after"),
+        want_doc,
+        projection: opt_doc(o, "projection"),
+    };
+    Ok((kind, change, mo))
 }

@@ -194,6 +194,17 @@ async function main(): Promise<void> {
   const dropped: boolean = await users.drop()
   void dropped
 
+  // bulkWrite (issue 9).
+  const bw = await users.bulkWrite([
+    { insertOne: { document: { name: 'z', age: 1, tags: [] } } },
+    { updateOne: { filter: { name: 'z' }, update: { $inc: { age: 1 } }, upsert: true } },
+    { deleteMany: { filter: { age: { $gt: 100 } } } },
+  ], { ordered: false })
+  const counts: number = bw.insertedCount + bw.matchedCount + bw.modifiedCount + bw.deletedCount + bw.upsertedCount
+  void counts
+  // @ts-expect-error: not a bulk operation
+  void users.bulkWrite([{ frobnicate: {} }])
+
   // Operations (issue 8).
   const ops = await Argon.connect('mongodb://localhost', {
     database: 'ops',

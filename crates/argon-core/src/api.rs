@@ -582,6 +582,35 @@ fn check_reserved(docs: &[&Document]) -> Result<()> {
         .try_for_each(|d| names::check_no_reserved_paths(d))
 }
 
+/// A write's filter, sort and change may not name Argon's reserved fields.
+fn check_modify(filter: &Document, change: &Change, o: &ModifyOpts) -> Result<()> {
+    check_reserved(&[filter])?;
+    if let Some(s) = &o.sort {
+        check_reserved(&[s])?;
+    }
+    match change {
+        Change::Update {
+            update: Bson::Document(u),
+            array_filters,
+        } => {
+            check_reserved(&[u])?;
+            if let Some(af) = array_filters {
+                check_reserved(&af.iter().collect::<Vec<_>>())?;
+            }
+        }
+        Change::Update {
+            update: Bson::Array(stages),
+            ..
+        } => {
+            for s in stages.iter().filter_map(|s| s.as_document()) {
+                check_reserved(&[s])?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 impl Coll {
     /// This collection's operations (log records name the branch and the collection).
     fn ops(&self) -> crate::ops::Scope<'_> {
@@ -670,6 +699,47 @@ impl Coll {
             .await
     }
 
+    /// `bulkWrite`: the operations as one logical write (one LSN), ordered or not.
+    pub async fn bulk_write(
+        &self,
+        mut ops: Vec<write::bulk::BulkOp>,
+        ordered: bool,
+    ) -> Result<write::bulk::BulkOutcome> {
+        let mut fut = Some(async {
+            for op in &mut ops {
+                match op {
+                    write::bulk::BulkOp::Insert(d) => {
+                        write::prepare_inserts(std::slice::from_mut(d))?;
+                    }
+                    write::bulk::BulkOp::Modify {
+                        filter,
+                        change,
+                        opts,
+                    } => {
+                        check_modify(filter, change, opts)?;
+                        write::check_change(change)?;
+                    }
+                }
+            }
+            let (levels, uniques) = self.target().await?;
+            let target = Target {
+                p: &self.p,
+                coll: &self.name,
+                levels,
+                uniques,
+            };
+            write::bulk::bulk_write(&target, &ops, ordered).await
+        });
+        self.ops()
+            .run_classified(
+                "bulkWrite",
+                false,
+                || fut.take().expect("polled once"),
+                |out: &write::bulk::BulkOutcome| out.errors.first().map(|(_, e)| e.code()),
+            )
+            .await
+    }
+
     pub async fn modify(
         &self,
         op: &str,
@@ -679,30 +749,7 @@ impl Coll {
     ) -> Result<ModifyOutcome> {
         self.ops()
             .run_once(crate::telemetry::operation(op), async {
-                check_reserved(&[&filter])?;
-                if let Some(s) = &o.sort {
-                    check_reserved(&[s])?;
-                }
-                match &change {
-                    Change::Update {
-                        update: Bson::Document(u),
-                        array_filters,
-                    } => {
-                        check_reserved(&[u])?;
-                        if let Some(af) = array_filters {
-                            check_reserved(&af.iter().collect::<Vec<_>>())?;
-                        }
-                    }
-                    Change::Update {
-                        update: Bson::Array(stages),
-                        ..
-                    } => {
-                        for s in stages.iter().filter_map(|s| s.as_document()) {
-                            check_reserved(&[s])?;
-                        }
-                    }
-                    _ => {}
-                }
+                check_modify(&filter, &change, &o)?;
                 // Writes on main do not wait for capture (they stay on the hot path): an
                 // outside write that an Argon write supersedes before capture reaches it is
                 // folded into Argon's version. Child writes passed the barrier in `target`.

@@ -5,14 +5,15 @@
 //! at once; a crash before commit leaves nothing.
 
 pub(crate) mod alloc;
+pub mod bulk;
 mod insert;
 mod modify;
 pub mod txn;
 mod unique;
 
 pub use insert::{insert_many, prepare_inserts};
-pub use modify::modify;
 pub(crate) use modify::modify_in_txn;
+pub use modify::{check_change, modify};
 
 use crate::branch::heads::UniqueIndex;
 use crate::branch::meta::Level;

@@ -28,10 +28,18 @@ pub async fn modify(
     change: Change,
     o: ModifyOpts,
 ) -> Result<ModifyOutcome> {
-    if let Change::Update { update, .. } = &change {
+    check_change(&change)?;
+    crate::in_txn!(t.p, |s, alloc| modify_in_txn(
+        t, s, &filter, &change, &o, alloc
+    ))
+}
+
+/// Checks an update (operators or a pipeline) or a replacement before any transaction.
+pub fn check_change(change: &Change) -> Result<()> {
+    if let Change::Update { update, .. } = change {
         with_reserved(update, doc! {})?;
     }
-    if let Change::Replace(r) = &change {
+    if let Change::Replace(r) = change {
         if r.keys().any(|k| k.starts_with('$')) {
             return Err(ArgonError::InvalidArgument(
                 "Replacement document must not contain atomic operators".into(),
@@ -40,9 +48,7 @@ pub async fn modify(
         let raw = mongodb::bson::RawDocumentBuf::from_document(r)?;
         crate::names::check_user_document(&raw)?;
     }
-    crate::in_txn!(t.p, |s, alloc| modify_in_txn(
-        t, s, &filter, &change, &o, alloc
-    ))
+    Ok(())
 }
 
 /// One matched document, as the view returned it.
