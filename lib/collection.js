@@ -209,7 +209,11 @@ class Collection {
     return this._call(this._native.estimatedDocumentCount())
   }
 
-  async distinct(key, filter = {}) {
+  async distinct(key, filter = {}, options = {}) {
+    // distinct honours no option yet: refuse each by name rather than drop it.
+    for (const k of Object.keys(cleanOptions(options))) {
+      throw new ArgonError('INVALID_ARGUMENT', `option \`${k}\` is not supported by argondb's distinct yet`)
+    }
     const buf = await this._call(this._native.distinct(String(key), this._codec.encode(filter)))
     return this._codec.decode(buf).v
   }

@@ -60,9 +60,19 @@ fn array_filters(o: &Document) -> napi::Result<Option<Vec<Document>>> {
     }
 }
 
+/// Driver options Argon does not honour yet: refused by name, never silently ignored.
+pub(crate) const UNSUPPORTED_OPTIONS: &[&str] = &[
+    "collation",
+    "session",
+    "let",
+    "hint",
+    "comment",
+    "maxTimeMS",
+];
+
 fn reject_unsupported(o: &Document) -> napi::Result<()> {
-    for k in ["collation", "session", "let"] {
-        if o.contains_key(k) {
+    for k in UNSUPPORTED_OPTIONS {
+        if o.contains_key(*k) {
             return Err(to_napi(ArgonError::InvalidArgument(format!(
                 "option `{k}` is not supported by argondb yet"
             ))));
