@@ -25,6 +25,11 @@ export declare class NativeArgon {
   get capture(): string
   /** Turns capture on for the project's collections; returns their names. */
   enableCapture(): Promise<Array<string>>
+  /** Starts a user transaction; returns its id. */
+  beginTransaction(): Promise<number>
+  commitTransaction(id: number): Promise<void>
+  abortTransaction(id: number): Promise<void>
+  endTransaction(id: number): void
   close(): Promise<void>
   /** The Prometheus text exposition (format 0.0.4). */
   metricsText(): Promise<string>
@@ -80,6 +85,13 @@ export declare class NativeCollection {
    * [{ i, inserted, matched, modified, deleted, upsertedId }], errors }` as BSON.
    */
   bulkWrite(ops: Buffer, ordered: boolean): Promise<Buffer>
+  /** `insertOne`/`insertMany` inside transaction `txn`. Returns `{ ids }` as BSON. */
+  insertManyTxn(txn: number, docsBytes: Buffer, op: string): Promise<Buffer>
+  /** A write (as `modify`) inside transaction `txn`. */
+  modifyTxn(txn: number, op: string, filter: Buffer, change: Buffer | undefined | null, options: Buffer): Promise<Buffer>
+  /** `find` inside transaction `txn`: `{ v: [documents] }` as BSON. */
+  findTxn(txn: number, filter: Buffer, options: Buffer): Promise<Buffer>
+  countTxn(txn: number, filter: Buffer): Promise<number>
   /**
    * op: updateOne | updateMany | replaceOne | deleteOne | deleteMany |
    * findOneAndUpdate | findOneAndReplace | findOneAndDelete.

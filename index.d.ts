@@ -46,7 +46,29 @@ export type { Document, Filter, UpdateFilter, WithId, OptionalUnlessRequiredId, 
  * Driver options minus those argondb rejects at run time (`INVALID_ARGUMENT`): sessions
  * (branch writes run in argondb's own transactions), `collation` and `let`.
  */
-export type ArgonOptions<O> = Omit<O, 'session' | 'collation' | 'let'>
+export type ArgonOptions<O> = Omit<O, 'session' | 'collation' | 'let'> & {
+  /** A session from `argon.startSession()`: the call runs in its transaction, if one is in progress. */
+  session?: ArgonSession
+}
+
+/**
+ * A session for transactions the driver's way. All writes of one transaction (on one
+ * branch, at its head) commit atomically under one LSN; reads in it see its own writes.
+ * Inside a transaction: insertOne/insertMany, updateOne/updateMany, replaceOne,
+ * deleteOne/deleteMany, findOneAnd*, find/findOne and countDocuments; other calls fail
+ * with `INVALID_TRANSACTION`.
+ */
+export declare class ArgonSession {
+  private constructor()
+  readonly inTransaction: boolean
+  readonly hasEnded: boolean
+  startTransaction(): void
+  commitTransaction(): Promise<void>
+  abortTransaction(): Promise<void>
+  /** Runs `fn` in a transaction and commits it; retries on `TransientTransactionError` for up to 120 s. */
+  withTransaction<T>(fn: (session: ArgonSession) => Promise<T>): Promise<T>
+  endSession(): Promise<void>
+}
 
 // ---------------------------------------------------------------------------------------
 // Connection
@@ -386,6 +408,8 @@ export declare class Argon {
 
   /** Whether writes run in MongoDB transactions (replica sets and sharded clusters). */
   readonly transactions: boolean
+  /** A session for transactions (`withTransaction`, `{ session }` on collection calls). */
+  startSession(): ArgonSession
 
   /** A handle on a branch; no I/O until used. */
   branch(name: string): Branch
@@ -629,6 +653,7 @@ export type ErrorCode =
   | 'CAPTURE_BEHIND'
   | 'INTERNAL'
   | 'CIRCUIT_OPEN'
+  | 'INVALID_TRANSACTION'
 
 export declare const ErrorCodes: { readonly [K in ErrorCode]: K }
 
@@ -637,6 +662,9 @@ export declare class ArgonError extends Error {
   constructor(code: ErrorCode, message: string)
   name: 'ArgonError'
   code: ErrorCode
+  /** The driver's error labels, e.g. `TransientTransactionError`. */
+  errorLabels: string[]
+  hasErrorLabel(label: string): boolean
 }
 
 /**

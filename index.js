@@ -8,5 +8,6 @@ const { Collection } = require('./lib/collection')
 const { FindCursor, AggregationCursor } = require('./lib/cursor')
 const { DiffCursor } = require('./lib/timetravel')
 const { ArgonError, ArgonServerError, ArgonBulkWriteError, ErrorCodes } = require('./lib/errors')
+const { ArgonSession } = require('./lib/session')
 
-module.exports = { Argon, Branch, Collection, FindCursor, AggregationCursor, DiffCursor, ArgonError, ArgonServerError, ArgonBulkWriteError, ErrorCodes }
+module.exports = { Argon, Branch, Collection, FindCursor, AggregationCursor, DiffCursor, ArgonSession, ArgonError, ArgonServerError, ArgonBulkWriteError, ErrorCodes }

@@ -117,6 +117,17 @@ class Argon extends EventEmitter {
     return argon
   }
 
+  /**
+   * A session for transactions the driver's way: `session.withTransaction(fn)`, or
+   * `startTransaction` / `commitTransaction` / `abortTransaction`, with `{ session }` on
+   * each collection call. One transaction is on one branch and commits under one LSN.
+   */
+  startSession() {
+    if (this._closing) throw new ArgonError('CLIENT_CLOSED', 'the Argon client is closed')
+    const { ArgonSession } = require('./session')
+    return new ArgonSession(this)
+  }
+
   /** Whether writes run in MongoDB transactions (replica sets and sharded clusters). */
   get transactions() {
     return this._native.transactions

@@ -4,6 +4,7 @@
  * past view). Arguments travel to Rust as BSON; results come back in the driver's shapes.
  */
 const { FindCursor, AggregationCursor, normalizeSort, normalizeIndexSpec } = require('./cursor')
+const { takeSession } = require('./session')
 const { call, ArgonError, ArgonBulkWriteError, serverError, DriverBulkWriteError } = require('./errors')
 
 class Collection {
@@ -27,8 +28,31 @@ class Collection {
     return doc
   }
 
+  /** `[session in a transaction | null, options without session]`. */
+  _session(options) {
+    const o = { ...(options || {}) }
+    return [takeSession(o), o]
+  }
+
+  /** Refuses, inside a transaction, a method transactions do not support yet. */
+  _noTxn(name, options) {
+    const [s, o] = this._session(options)
+    if (s) throw new ArgonError('INVALID_TRANSACTION', `${name} inside a transaction is not supported yet`)
+    return o
+  }
+
+  async _insertTxn(session, docs, op) {
+    const id = await session._txn()
+    await this._call(this._native.insertManyTxn(id, this._codec.encodeMany(docs), op))
+  }
+
   async insertOne(doc, options = {}) {
+    const [s] = this._session(options)
     this._ensureId(doc)
+    if (s) {
+      await this._insertTxn(s, [doc], 'insertOne')
+      return { acknowledged: true, insertedId: doc._id }
+    }
     const r = await this._insert([doc], true, 'insertOne')
     if (r.errors.length) throw this._writeError(r.errors[0])
     return { acknowledged: true, insertedId: doc._id }
@@ -38,6 +62,12 @@ class Collection {
     if (!Array.isArray(docs)) throw new ArgonError('INVALID_ARGUMENT', 'insertMany needs an array of documents')
     if (docs.length === 0) throw new ArgonError('INVALID_ARGUMENT', 'Invalid BulkOperation, Batch cannot be empty')
     docs.forEach((d) => this._ensureId(d))
+    const [session, opts] = this._session(options)
+    options = opts
+    if (session) {
+      await this._insertTxn(session, docs, 'insertMany')
+      return { acknowledged: true, insertedCount: docs.length, insertedIds: Object.fromEntries(docs.map((d, i) => [i, d._id])) }
+    }
     const ordered = options.ordered !== false
     const r = await this._insert(docs, ordered)
     const insertedIds = {}
@@ -69,6 +99,7 @@ class Collection {
    * shape, with the partial result and `writeErrors`.
    */
   async bulkWrite(operations, options = {}) {
+    options = this._noTxn('bulkWrite', options)
     if (!Array.isArray(operations)) throw new ArgonError('INVALID_ARGUMENT', 'bulkWrite needs an array of operations')
     if (operations.length === 0) throw new ArgonError('INVALID_ARGUMENT', 'Invalid BulkOperation, Batch cannot be empty')
     if (options === null || typeof options !== 'object') throw new ArgonError('INVALID_ARGUMENT', 'bulkWrite options must be an object')
@@ -139,9 +170,9 @@ class Collection {
   }
 
   async _modify(op, filter, change, options) {
-    const buf = await this._call(
-      this._native.modify(op, this._codec.encode(filter), change === undefined ? null : this._codec.encodeValue(change), this._codec.encode(cleanOptions(options))),
-    )
+    const [session, o] = this._session(options)
+    const args = [op, this._codec.encode(filter), change === undefined ? null : this._codec.encodeValue(change), this._codec.encode(cleanOptions(o))]
+    const buf = session ? await this._call(this._native.modifyTxn(await session._txn(), ...args)) : await this._call(this._native.modify(...args))
     return this._codec.decode(buf)
   }
 
@@ -184,8 +215,20 @@ class Collection {
   }
 
   _find(filter, options, op) {
-    const opts = cleanOptions(options)
+    const [session, o] = this._session(options)
+    const opts = cleanOptions(o)
     if (opts.sort !== undefined) opts.sort = normalizeSort(opts.sort)
+    if (session) {
+      // Inside a transaction: read in its session (its own writes included), all at once.
+      const native = {
+        find: async (f, optsBuf) => {
+          const buf = await this._call(this._native.findTxn(await session._txn(), f, optsBuf))
+          const docs = this._codec.decode(buf).v
+          return { takePrefetched: () => this._codec.encodeMany(docs), exhausted: true, nextBatch: async () => Buffer.alloc(0), close: async () => {} }
+        },
+      }
+      return new FindCursor(this._codec, native, filter, opts, op)
+    }
     return new FindCursor(this._codec, this._native, filter, opts, op)
   }
 
@@ -197,12 +240,18 @@ class Collection {
   }
 
   aggregate(pipeline = [], options = {}) {
+    options = this._noTxn('aggregate', options)
     if (!Array.isArray(pipeline)) throw new ArgonError('INVALID_ARGUMENT', 'aggregate needs an array pipeline')
     return new AggregationCursor(this._codec, this._native, pipeline, cleanOptions(options))
   }
 
   async countDocuments(filter = {}, options = {}) {
-    return this._call(this._native.countDocuments(this._codec.encode(filter), this._codec.encode(cleanOptions(options))))
+    const [session, o] = this._session(options)
+    if (session) {
+      const buf = await this._call(this._native.findTxn(await session._txn(), this._codec.encode(filter), this._codec.encode(cleanOptions({ skip: o.skip, limit: o.limit, projection: undefined }))))
+      return this._codec.decode(buf).v.length
+    }
+    return this._call(this._native.countDocuments(this._codec.encode(filter), this._codec.encode(cleanOptions(o))))
   }
 
   async estimatedDocumentCount() {
@@ -210,6 +259,7 @@ class Collection {
   }
 
   async distinct(key, filter = {}, options = {}) {
+    options = this._noTxn('distinct', options)
     // distinct honours no option yet: refuse each by name rather than drop it.
     for (const k of Object.keys(cleanOptions(options))) {
       throw new ArgonError('INVALID_ARGUMENT', `option \`${k}\` is not supported by argondb's distinct yet`)
@@ -219,6 +269,7 @@ class Collection {
   }
 
   async createIndex(spec, options = {}) {
+    options = this._noTxn('createIndex', options)
     const keys = normalizeIndexSpec(spec)
     return this._call(this._native.createIndex(this._codec.encode(keys), this._codec.encode(cleanOptions(options))))
   }

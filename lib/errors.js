@@ -29,6 +29,7 @@ const ErrorCodes = Object.freeze({
   CAPTURE_BEHIND: 'CAPTURE_BEHIND',
   INTERNAL: 'INTERNAL',
   CIRCUIT_OPEN: 'CIRCUIT_OPEN',
+  INVALID_TRANSACTION: 'INVALID_TRANSACTION',
 })
 
 class ArgonError extends Error {
@@ -36,6 +37,12 @@ class ArgonError extends Error {
     super(message)
     this.name = 'ArgonError'
     this.code = code
+    this.errorLabels = []
+  }
+
+  /** The driver's error labels (`TransientTransactionError` when the transaction can run again). */
+  hasErrorLabel(label) {
+    return this.errorLabels.includes(label)
   }
 }
 
@@ -61,11 +68,17 @@ class ArgonServerError extends Error {
     this.errmsg = info.errmsg
     if (info.keyValue) this.keyValue = info.keyValue
     if (info.keyPattern) this.keyPattern = info.keyPattern
+    this.errorLabels = info.errorLabels || []
+  }
+
+  hasErrorLabel(label) {
+    return this.errorLabels.includes(label)
   }
 }
 
 function serverError(info) {
   const payload = { ok: 0, errmsg: info.errmsg, code: info.code, codeName: info.codeName }
+  if (info.errorLabels && info.errorLabels.length) payload.errorLabels = info.errorLabels
   if (info.keyValue) payload.keyValue = info.keyValue
   if (info.keyValue) payload.keyPattern = Object.fromEntries(Object.keys(info.keyValue).map((k) => [k, 1]))
   if (DriverServerError) {
@@ -104,11 +117,14 @@ function parse(err, EJSON) {
   } catch {
     return new ArgonError('INTERNAL', msg)
   }
+  const labels = Array.isArray(info.labels) ? info.labels : []
   if (info.code === 'MONGO_SERVER_ERROR') {
     const keyValue = info.keyValue ? EJSON.deserialize(info.keyValue, { relaxed: false }) : undefined
-    return serverError({ code: info.serverCode, codeName: info.codeName || undefined, errmsg: info.message, keyValue })
+    return serverError({ code: info.serverCode, codeName: info.codeName || undefined, errmsg: info.message, keyValue, errorLabels: labels })
   }
-  return new ArgonError(info.code, info.message)
+  const typed = new ArgonError(info.code, info.message)
+  typed.errorLabels = labels
+  return typed
 }
 
 /** Awaits a native promise and rethrows its failure as a typed error. */

@@ -100,6 +100,31 @@ impl NativeArgon {
         self.inner.clone().enable_capture().await.napi()
     }
 
+    /// Starts a user transaction; returns its id.
+    #[napi(catch_unwind)]
+    pub async fn begin_transaction(&self) -> napi::Result<f64> {
+        Ok(self.inner.clone().begin_transaction().await.napi()? as f64)
+    }
+
+    #[napi(catch_unwind)]
+    pub async fn commit_transaction(&self, id: f64) -> napi::Result<()> {
+        self.inner
+            .clone()
+            .commit_transaction(id as u64)
+            .await
+            .napi()
+    }
+
+    #[napi(catch_unwind)]
+    pub async fn abort_transaction(&self, id: f64) -> napi::Result<()> {
+        self.inner.clone().abort_transaction(id as u64).await.napi()
+    }
+
+    #[napi(catch_unwind)]
+    pub fn end_transaction(&self, id: f64) {
+        self.inner.end_transaction(id as u64);
+    }
+
     #[napi(catch_unwind)]
     pub async fn close(&self) -> napi::Result<()> {
         self.inner.clone().close().await;

@@ -216,6 +216,70 @@ impl NativeCollection {
         Ok(to_bytes(&doc! {"ids": ids, "applied": applied, "errors": errors})?.into())
     }
 
+    /// `insertOne`/`insertMany` inside transaction `txn`. Returns `{ ids }` as BSON.
+    #[napi(catch_unwind)]
+    pub async fn insert_many_txn(
+        &self,
+        txn: f64,
+        docs_bytes: Buffer,
+        op: String,
+    ) -> napi::Result<Buffer> {
+        let list = docs(&docs_bytes)?;
+        let ids = self
+            .inner
+            .insert_many_txn(txn as u64, &op, list)
+            .await
+            .napi()?;
+        Ok(to_bytes(&doc! {"ids": ids})?.into())
+    }
+
+    /// A write (as `modify`) inside transaction `txn`.
+    #[napi(catch_unwind)]
+    pub async fn modify_txn(
+        &self,
+        txn: f64,
+        op: String,
+        filter: Buffer,
+        change: Option<Buffer>,
+        options: Buffer,
+    ) -> napi::Result<Buffer> {
+        let filter = doc(&filter)?;
+        let o = doc(&options)?;
+        let change_doc = match &change {
+            Some(b) => Some(doc(b)?),
+            None => None,
+        };
+        let payload = change_doc.as_ref().and_then(|d| d.get("v").cloned());
+        let (kind, change, mo) = parse_modify(&op, payload, &o)?;
+        let r = self
+            .inner
+            .modify_txn(txn as u64, kind, filter, change, mo)
+            .await
+            .napi()?;
+        modify_reply(r)
+    }
+
+    /// `find` inside transaction `txn`: `{ v: [documents] }` as BSON.
+    #[napi(catch_unwind)]
+    pub async fn find_txn(
+        &self,
+        txn: f64,
+        filter: Buffer,
+        options: Buffer,
+    ) -> napi::Result<Buffer> {
+        let filter = doc(&filter)?;
+        let o = doc(&options)?;
+        reject_unsupported(&o)?;
+        let fo = find_opts(&o);
+        docs_reply(self.inner.find_txn(txn as u64, filter, fo).await.napi()?)
+    }
+
+    #[napi(catch_unwind)]
+    pub async fn count_txn(&self, txn: f64, filter: Buffer) -> napi::Result<f64> {
+        let filter = doc(&filter)?;
+        Ok(self.inner.count_txn(txn as u64, filter).await.napi()? as f64)
+    }
+
     /// op: updateOne | updateMany | replaceOne | deleteOne | deleteMany |
     /// findOneAndUpdate | findOneAndReplace | findOneAndDelete.
     #[napi(catch_unwind)]
@@ -235,15 +299,7 @@ impl NativeCollection {
         let payload = change_doc.as_ref().and_then(|d| d.get("v").cloned());
         let (kind, change, mo) = parse_modify(&op, payload, &o)?;
         let r = self.inner.modify(kind, filter, change, mo).await.napi()?;
-
-        let out = doc! {
-            "matchedCount": r.matched as i64,
-            "modifiedCount": r.modified as i64,
-            "deletedCount": r.deleted as i64,
-            "upsertedId": r.upserted_id.unwrap_or(Bson::Null),
-            "value": r.doc.map(Bson::Document).unwrap_or(Bson::Null),
-        };
-        Ok(to_bytes(&out)?.into())
+        modify_reply(r)
     }
 
     #[napi(catch_unwind)]
@@ -415,4 +471,16 @@ fn parse_modify(
         projection: opt_doc(o, "projection"),
     };
     Ok((kind, change, mo))
+}
+
+/// The reply of a write: counts, the upserted `_id`, and for `findOneAnd*` the document.
+fn modify_reply(r: argon_core::ModifyOutcome) -> napi::Result<Buffer> {
+    let out = doc! {
+        "matchedCount": r.matched as i64,
+        "modifiedCount": r.modified as i64,
+        "deletedCount": r.deleted as i64,
+        "upsertedId": r.upserted_id.unwrap_or(Bson::Null),
+        "value": r.doc.map(Bson::Document).unwrap_or(Bson::Null),
+    };
+    Ok(to_bytes(&out)?.into())
 }

@@ -17,7 +17,19 @@ pub fn to_napi(e: ArgonError) -> napi::Error {
         } => (Some(code_name.clone()), *index),
         _ => (None, None),
     };
+    // The driver's labels where the driver would set them: a transaction that hit a write
+    // conflict, was forgotten, or lost its server can be run again.
+    let transient = matches!(
+        e.server_code(),
+        Some(112) | Some(251) | Some(24) | Some(246)
+    ) || matches!(e, ArgonError::ServerUnreachable(_));
+    let labels: Vec<&str> = if transient {
+        vec!["TransientTransactionError"]
+    } else {
+        Vec::new()
+    };
     let payload = serde_json::json!({
+        "labels": labels,
         "code": e.code(),
         "serverCode": e.server_code(),
         "codeName": code_name,

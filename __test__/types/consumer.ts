@@ -150,9 +150,9 @@ async function main(): Promise<void> {
   await users.deleteMany({})
   await users.deleteMany()
 
-  // sessions, collation and let are rejected by argondb, so they do not type-check
-  // @ts-expect-error: no sessions
-  await users.updateOne({ name: 'ada' }, { $set: { age: 1 } }, { session: undefined as never })
+  // a driver session is not an Argon session; collation and let are rejected by argondb
+  // @ts-expect-error: sessions come from argon.startSession()
+  await users.updateOne({ name: 'ada' }, { $set: { age: 1 } }, { session: {} as import('mongodb').ClientSession })
   // @ts-expect-error: no collation
   users.find({}, { collation: { locale: 'fr' } })
 
@@ -193,6 +193,19 @@ async function main(): Promise<void> {
   void [keys, indexNames]
   const dropped: boolean = await users.drop()
   void dropped
+
+  // Transactions (issue 9).
+  const session = argon.startSession()
+  const moved: number = await session.withTransaction(async (s) => {
+    await users.updateOne({ name: 'a' }, { $inc: { age: 1 } }, { session: s })
+    const u = await users.findOne({ name: 'a' }, { session: s })
+    return u ? u.age : 0
+  })
+  void moved
+  session.startTransaction()
+  await users.insertOne({ name: 'b', age: 2, tags: [] }, { session })
+  await session.commitTransaction()
+  await session.endSession()
 
   // bulkWrite (issue 9).
   const bw = await users.bulkWrite([

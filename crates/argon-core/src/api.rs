@@ -568,6 +568,70 @@ pub struct ResetOutcome {
     pub changes: BTreeMap<String, Counts>,
 }
 
+/// A user transaction (`session.startTransaction()`), shared by every call made in it.
+#[derive(Clone)]
+pub struct Txn(Arc<tokio::sync::Mutex<write::session::UserTxn>>);
+
+impl Txn {
+    /// Commits every write of the transaction at once, under one LSN.
+    pub async fn commit(&self) -> Result<()> {
+        self.0.lock().await.commit().await
+    }
+
+    /// Aborts: nothing of the transaction remains.
+    pub async fn abort(&self) -> Result<()> {
+        self.0.lock().await.abort().await
+    }
+}
+
+impl Argon {
+    /// Starts a transaction (see `write/session.rs`); returns its id for the calls made in it.
+    pub async fn begin_transaction(&self) -> Result<u64> {
+        self.p.check_open()?;
+        let t = write::session::UserTxn::begin(&self.p).await?;
+        let id = self
+            .p
+            .next_txn
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.p
+            .user_txns
+            .lock()
+            .expect("txns")
+            .insert(id, Txn(Arc::new(tokio::sync::Mutex::new(t))));
+        Ok(id)
+    }
+
+    /// Commits transaction `id`. It stays known (a retried commit is harmless) until ended.
+    pub async fn commit_transaction(&self, id: u64) -> Result<()> {
+        let t = self.p.txn(id)?;
+        self.p.ops.run_once("commitTransaction", t.commit()).await
+    }
+
+    /// Aborts transaction `id` and forgets it.
+    pub async fn abort_transaction(&self, id: u64) -> Result<()> {
+        let t = self.p.txn(id)?;
+        let r = self.p.ops.run_once("abortTransaction", t.abort()).await;
+        self.end_transaction(id);
+        r
+    }
+
+    /// Forgets transaction `id` (an unfinished one is aborted when dropped).
+    pub fn end_transaction(&self, id: u64) {
+        self.p.user_txns.lock().expect("txns").remove(&id);
+    }
+}
+
+impl Project {
+    pub(crate) fn txn(&self, id: u64) -> Result<Txn> {
+        self.user_txns
+            .lock()
+            .expect("txns")
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| ArgonError::InvalidTransaction(format!("no open transaction {id}")))
+    }
+}
+
 /// One collection on one branch, at its head (`at == None`) or at a past LSN (read-only).
 #[derive(Clone)]
 pub struct Coll {
@@ -697,6 +761,145 @@ impl Coll {
                 |(_, out): &(Vec<Bson>, InsertOutcome)| out.errors.first().map(|(_, e)| e.code()),
             )
             .await
+    }
+
+    /// `insert_many` inside a user transaction: one attempt; an error fails the call (and,
+    /// as in MongoDB, the transaction).
+    pub async fn insert_many_txn(
+        &self,
+        txn: u64,
+        op: &str,
+        mut docs: Vec<Document>,
+    ) -> Result<Vec<Bson>> {
+        self.ops()
+            .run_once(crate::telemetry::operation(op), async {
+                let txn = self.p.txn(txn)?;
+                let mut g = txn.0.lock().await;
+                g.enter(&self.branch, self.at.is_some())?;
+                write::prepare_inserts(&mut docs)?;
+                let (levels, uniques) = self.target().await?;
+                let target = Target {
+                    p: &self.p,
+                    coll: &self.name,
+                    levels,
+                    uniques,
+                };
+                let (s, mut alloc) = g.parts();
+                let r = write::insert_batch(&target, s, &mut alloc, &docs).await;
+                let next = alloc.next_key();
+                g.keep(next);
+                r.map_err(ArgonError::from)?;
+                self.p
+                    .ops
+                    .telemetry
+                    .incr(crate::telemetry::WAL_RECORDS_TOTAL, docs.len() as u64);
+                Ok(docs
+                    .iter()
+                    .map(|d| d.get("_id").cloned().unwrap_or(Bson::Null))
+                    .collect())
+            })
+            .await
+    }
+
+    /// `modify` inside a user transaction.
+    pub async fn modify_txn(
+        &self,
+        txn: u64,
+        op: &str,
+        filter: Document,
+        change: Change,
+        o: ModifyOpts,
+    ) -> Result<ModifyOutcome> {
+        self.ops()
+            .run_once(crate::telemetry::operation(op), async {
+                let txn = self.p.txn(txn)?;
+                let mut g = txn.0.lock().await;
+                g.enter(&self.branch, self.at.is_some())?;
+                check_modify(&filter, &change, &o)?;
+                write::check_change(&change)?;
+                let (levels, uniques) = self.target().await?;
+                let target = Target {
+                    p: &self.p,
+                    coll: &self.name,
+                    levels,
+                    uniques,
+                };
+                let (s, mut alloc) = g.parts();
+                let r = write::modify_in_txn(&target, s, &filter, &change, &o, &mut alloc).await;
+                let next = alloc.next_key();
+                g.keep(next);
+                Ok(r?)
+            })
+            .await
+    }
+
+    /// `find` inside a user transaction: reads its own writes. The documents are read at
+    /// once (a transaction's reads are bounded by its lifetime anyway).
+    pub async fn find_txn(&self, txn: u64, filter: Document, o: FindOpts) -> Result<Vec<Document>> {
+        self.ops()
+            .run_once("find", async {
+                let txn = self.p.txn(txn)?;
+                let mut g = txn.0.lock().await;
+                g.enter(&self.branch, self.at.is_some())?;
+                check_reserved(&[&filter])?;
+                let levels = self.view().await?;
+                let (s, _) = g.parts();
+                if crate::read::view::is_plain(&levels) {
+                    let coll = self.p.db.collection::<Document>(&self.name);
+                    let mut f = coll
+                        .find(filter)
+                        .projection(crate::read::view::plain_projection(o.projection.as_ref()));
+                    if let Some(so) = o.sort {
+                        f = f.sort(so);
+                    }
+                    if let Some(n) = o.skip {
+                        f = f.skip(n);
+                    }
+                    if let Some(n) = o.limit {
+                        f = f.limit(n);
+                    }
+                    let mut cur = f.session(&mut *s).await?;
+                    let mut out = Vec::new();
+                    while let Some(d) = cur.next(&mut *s).await {
+                        out.push(d?);
+                    }
+                    return Ok(out);
+                }
+                if o.projection.as_ref().is_some_and(|p| !p.is_empty()) {
+                    return Err(ArgonError::InvalidTransaction(
+                        "a projection inside a transaction is supported on main only; project the documents yourself".into(),
+                    ));
+                }
+                let skip = o.skip.unwrap_or(0) as usize;
+                let limit = o.limit.filter(|l| *l != 0).map(|l| l.unsigned_abs() as usize);
+                let q = crate::read::view::ViewQuery {
+                    filter,
+                    sort: o.sort.as_ref(),
+                    limit: limit.map(|l| l.saturating_add(skip).min(i64::MAX as usize) as i64),
+                    ..Default::default()
+                };
+                let target = Target {
+                    p: &self.p,
+                    coll: &self.name,
+                    levels,
+                    uniques: Vec::new(),
+                };
+                let mut docs = write::view_in_txn(&target, s, &q).await?;
+                for d in &mut docs {
+                    names::strip_reserved(d);
+                }
+                let mut docs: Vec<Document> = docs.into_iter().skip(skip).collect();
+                if let Some(l) = limit {
+                    docs.truncate(l);
+                }
+                Ok(docs)
+            })
+            .await
+    }
+
+    /// `countDocuments` inside a user transaction.
+    pub async fn count_txn(&self, txn: u64, filter: Document) -> Result<u64> {
+        Ok(self.find_txn(txn, filter, FindOpts::default()).await?.len() as u64)
     }
 
     /// `bulkWrite`: the operations as one logical write (one LSN), ordered or not.

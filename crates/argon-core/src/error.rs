@@ -56,6 +56,10 @@ pub enum ArgonError {
     },
     #[error("internal error: {0}")]
     Internal(String),
+    /// A transaction used where it cannot be: a second branch, a past view, an operation
+    /// transactions do not support, or a transaction that already ended.
+    #[error("{0}")]
+    InvalidTransaction(String),
     /// The circuit breaker is open: the call was not attempted.
     #[error("{0}")]
     CircuitOpen(String),
@@ -90,6 +94,7 @@ impl ArgonError {
             ArgonError::Server { .. } => "MONGO_SERVER_ERROR",
             ArgonError::Internal(_) => "INTERNAL",
             ArgonError::CircuitOpen(_) => "CIRCUIT_OPEN",
+            ArgonError::InvalidTransaction(_) => "INVALID_TRANSACTION",
         }
     }
 

@@ -19,7 +19,7 @@ pub mod timetravel;
 pub mod wal;
 pub mod write;
 
-pub use api::{Argon, Coll, ResetOutcome, ResetTo};
+pub use api::{Argon, Coll, ResetOutcome, ResetTo, Txn};
 pub use error::{ArgonError, Result};
 pub use mongodb::bson;
 pub use options::ConnectOptions;

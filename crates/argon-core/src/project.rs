@@ -57,6 +57,9 @@ pub struct Project {
     pub ops: crate::ops::Ops,
     /// The monitor task, when on.
     pub(crate) monitor_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Open user transactions, by the id the embedding layer holds.
+    pub(crate) user_txns: Mutex<std::collections::HashMap<u64, crate::api::Txn>>,
+    pub(crate) next_txn: std::sync::atomic::AtomicU64,
 }
 
 impl Project {
@@ -129,6 +132,8 @@ impl Project {
             capture: Default::default(),
             ops: crate::ops::Ops::new(ops),
             monitor_task: Mutex::new(None),
+            user_txns: Mutex::new(std::collections::HashMap::new()),
+            next_txn: std::sync::atomic::AtomicU64::new(1),
         };
         let migrated = project.init().await?;
         let colls = project.user_collections().await?;
@@ -246,6 +251,8 @@ impl Project {
             if let Some(t) = self.monitor_task.lock().expect("monitor task").take() {
                 t.abort();
             }
+            // Open transactions are dropped, which aborts them.
+            self.user_txns.lock().expect("txns").clear();
             self.ops.set_sink(None);
             self.stop_capture().await;
             self.client.clone().shutdown().await;

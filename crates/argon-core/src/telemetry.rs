@@ -136,6 +136,8 @@ pub const OPERATIONS: &[&str] = &[
     "gc",
     "timeTravelInfo",
     "verify",
+    "commitTransaction",
+    "abortTransaction",
 ];
 
 /// `op` if it is a known operation name, else `other`.

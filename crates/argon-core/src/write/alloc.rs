@@ -112,6 +112,17 @@ pub struct LsnAlloc<'a> {
 }
 
 impl<'a> LsnAlloc<'a> {
+    /// Continues a logical write across calls (a user's transaction): `next` is what
+    /// `next_key` said at the end of the previous call.
+    pub(crate) fn resume(reserve: &'a mut Reserve, next: Option<i64>) -> LsnAlloc<'a> {
+        LsnAlloc { next, reserve }
+    }
+
+    /// Where the write's keys continue (for `resume`).
+    pub(crate) fn next_key(&self) -> Option<i64> {
+        self.next
+    }
+
     /// The group's token, for the `g` field of every record this write appends.
     pub fn token(&self) -> i64 {
         self.reserve.token

@@ -119,7 +119,7 @@ pub(super) async fn insert_rows(
     Ok(())
 }
 
-async fn insert_batch(
+pub(crate) async fn insert_batch(
     t: &Target<'_>,
     s: &mut ClientSession,
     alloc: &mut LsnAlloc<'_>,

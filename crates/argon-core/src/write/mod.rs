@@ -8,9 +8,11 @@ pub(crate) mod alloc;
 pub mod bulk;
 mod insert;
 mod modify;
+pub mod session;
 pub mod txn;
 mod unique;
 
+pub(crate) use insert::insert_batch;
 pub use insert::{insert_many, prepare_inserts};
 pub(crate) use modify::modify_in_txn;
 pub use modify::{check_change, modify};

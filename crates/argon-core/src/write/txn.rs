@@ -19,6 +19,15 @@ pub enum TxErr {
     Argon(ArgonError),
 }
 
+impl From<TxErr> for ArgonError {
+    fn from(e: TxErr) -> Self {
+        match e {
+            TxErr::Mongo(m) => m.into(),
+            TxErr::Argon(a) => a,
+        }
+    }
+}
+
 impl From<mongodb::error::Error> for TxErr {
     fn from(e: mongodb::error::Error) -> Self {
         TxErr::Mongo(e)
@@ -51,7 +60,7 @@ impl From<mongodb::bson::ser::Error> for TxErr {
 
 pub type TxResult<T> = std::result::Result<T, TxErr>;
 
-fn txn_options() -> TransactionOptions {
+pub(crate) fn txn_options() -> TransactionOptions {
     TransactionOptions::builder()
         .read_concern(ReadConcern::snapshot())
         .write_concern(
@@ -318,44 +327,70 @@ async fn wait_settled(
     }
 }
 
+/// How a commit ended.
+pub(crate) enum CommitError {
+    /// It did not commit.
+    Failed(mongodb::error::Error),
+    /// Whether it committed cannot be told: the write must not run again.
+    Unknown(mongodb::error::Error),
+}
+
+/// Returns the LSNs reserved and not used, and commits. After any commit error the WAL
+/// says whether the transaction committed (its records carry the reservation's token), so
+/// a commit whose reply was lost is never taken for a failure.
+pub(crate) async fn commit_checked(
+    session: &mut ClientSession,
+    lsns: &Reserve,
+) -> std::result::Result<(), CommitError> {
+    lsns.release_unused(session)
+        .await
+        .map_err(CommitError::Failed)?;
+    let (r, unknown) = commit(session).await;
+    let Err(e) = r else { return Ok(()) };
+    if !unknown {
+        return Err(CommitError::Failed(e));
+    }
+    // A commit failed, perhaps after committing: ask the WAL (a few times while the
+    // server is unreachable).
+    let mut check = lsns.committed().await;
+    for _ in 0..20 {
+        match &check {
+            Err(c) if crate::ArgonError::from(c.clone()).is_unavailable() => {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                check = lsns.committed().await;
+            }
+            _ => break,
+        }
+    }
+    match check {
+        Ok(true) => {
+            tracing::warn!(error = %e, "a commit's reply was lost; its records are in the WAL, so it committed");
+            Ok(())
+        }
+        Ok(false) => {
+            tracing::warn!(error = %e, "a commit's reply was lost; its records are not in the WAL, so it did not commit");
+            Err(CommitError::Failed(e))
+        }
+        Err(check) => {
+            tracing::error!(error = %e, check = %check, "a commit's outcome is unknown");
+            Err(CommitError::Unknown(e))
+        }
+    }
+}
+
 /// Ends a group: returns the LSNs it reserved but did not use, and commits. Tells every
 /// member how it ended.
 async fn settle(mut g: OpenGroup) -> Settled {
-    let mut r = g.lsns.release_unused(&mut g.session).await;
-    let mut unknown = false;
-    if r.is_ok() {
-        (r, unknown) = commit(&mut g.session).await;
-    }
-    if let (Err(e), true) = (&r, unknown) {
-        // A commit failed, perhaps after committing: ask the WAL (a few times while the
-        // server is unreachable).
-        let mut check = g.lsns.committed().await;
-        for _ in 0..20 {
-            match &check {
-                Err(c) if crate::ArgonError::from(c.clone()).is_unavailable() => {
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                    check = g.lsns.committed().await;
-                }
-                _ => break,
-            }
+    let r = match commit_checked(&mut g.session, &g.lsns).await {
+        Ok(()) => Ok(()),
+        Err(CommitError::Failed(e)) => Err(e),
+        Err(CommitError::Unknown(e)) => {
+            // Neither outcome can be ruled out: never run the write again.
+            let s = Settled::Failed(e);
+            abort(g, s.clone()).await;
+            return s;
         }
-        match check {
-            Ok(true) => {
-                tracing::warn!(error = %e, "a commit's reply was lost; its records are in the WAL, so it committed");
-                r = Ok(());
-            }
-            Ok(false) => {
-                tracing::warn!(error = %e, "a commit's reply was lost; its records are not in the WAL, so it did not commit");
-            }
-            Err(check) => {
-                // Neither outcome can be ruled out: never run the write again.
-                tracing::error!(error = %e, check = %check, "a commit's outcome is unknown");
-                let s = Settled::Failed(e.clone());
-                abort(g, s.clone()).await;
-                return s;
-            }
-        }
-    }
+    };
     match r {
         Ok(()) => {
             if let Some((first, last)) = g.lsns.used() {
