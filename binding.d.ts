@@ -25,6 +25,13 @@ export declare class NativeArgon {
   get capture(): string
   /** Turns capture on for the project's collections; returns their names. */
   enableCapture(): Promise<Array<string>>
+  /** The key a change stream starts after (now, or just before LSN `at`), as a string. */
+  streamStart(at?: number | undefined | null): Promise<string>
+  /**
+   * Change events after `after` (a key, as a string): `{ v: [event] }` as BSON.
+   * `spec` is BSON `{ branch?, collection?, limit, fullDocument, pipeline }`.
+   */
+  streamEvents(after: string, spec: Buffer): Promise<Buffer>
   /** Starts a user transaction; returns its id. */
   beginTransaction(): Promise<number>
   commitTransaction(id: number): Promise<void>

@@ -248,6 +248,48 @@ export interface OperationStats {
   lastSeen: Date
 }
 
+/** A change event, as the driver's, plus the write's `lsn` and `branch`. */
+export interface ArgonChangeEvent<TSchema = Document> {
+  /** The resume token. */
+  _id: { _data: string }
+  operationType: 'insert' | 'update' | 'replace' | 'delete'
+  ns: { db: string; coll: string }
+  documentKey: { _id: any }
+  /** insert and replace; update too with `fullDocument` other than 'default' (the version the update wrote). */
+  fullDocument?: TSchema
+  updateDescription?: { updatedFields: Partial<TSchema>; removedFields: string[]; truncatedArrays: unknown[] }
+  clusterTime: unknown
+  wallTime: Date
+  lsn: number
+  branch: string
+}
+
+export interface WatchOptions {
+  resumeAfter?: { _data: string }
+  startAfter?: { _data: string }
+  /** Start with the writes of this LSN. */
+  startAtLsn?: number
+  fullDocument?: 'default' | 'updateLookup' | 'whenAvailable' | 'required'
+  batchSize?: number
+  /** How long `next()` waits between looks at the WAL when nothing is new, ms. Default 100. */
+  maxAwaitTimeMS?: number
+}
+
+/** A change stream over the WAL: commit order, one event per document, only after commit. */
+export declare class ArgonChangeStream<TSchema = Document> implements AsyncIterable<ArgonChangeEvent<TSchema>> {
+  private constructor()
+  next(): Promise<ArgonChangeEvent<TSchema> | null>
+  tryNext(): Promise<ArgonChangeEvent<TSchema> | null>
+  hasNext(): Promise<boolean>
+  readonly resumeToken: { _data: string } | null
+  readonly closed: boolean
+  close(): Promise<void>
+  on(event: 'change', listener: (e: ArgonChangeEvent<TSchema>) => void): this
+  on(event: 'error', listener: (e: Error) => void): this
+  on(event: 'close', listener: () => void): this
+  [Symbol.asyncIterator](): AsyncGenerator<ArgonChangeEvent<TSchema>, void, void>
+}
+
 /** What `bulkWrite` did; `insertedIds` and `upsertedIds` are keyed by operation index. */
 export interface ArgonBulkWriteResult {
   ok: 1
@@ -410,6 +452,8 @@ export declare class Argon {
   readonly transactions: boolean
   /** A session for transactions (`withTransaction`, `{ session }` on collection calls). */
   startSession(): ArgonSession
+  /** A change stream of every write of the project: every branch, every collection. */
+  watch(pipeline?: Document[], options?: WatchOptions): ArgonChangeStream
 
   /** A handle on a branch; no I/O until used. */
   branch(name: string): Branch
@@ -486,6 +530,8 @@ export declare class Branch {
   /** A collection on this branch, with the official driver's API. */
   collection<TSchema extends Document = Document>(name: string): Collection<TSchema>
   info(): Promise<BranchInfo>
+  /** A change stream of this branch's own writes, every collection. */
+  watch(pipeline?: Document[], options?: WatchOptions): ArgonChangeStream
   /**
    * A read-only view of this branch at a past point: every read method works; writes
    * reject with `READ_ONLY`. An invalid point throws `INVALID_ARGUMENT` here; a point
@@ -520,6 +566,8 @@ export declare class Collection<TSchema extends Document = Document> {
    * partial result and `writeErrors`. `bypassDocumentValidation: true` is refused.
    */
   bulkWrite(operations: ReadonlyArray<AnyBulkWriteOperation<TSchema>>, options?: ArgonOptions<BulkWriteOptions>): Promise<ArgonBulkWriteResult>
+  /** A change stream of this collection on this branch (its own writes); the pipeline may hold `$match` stages. */
+  watch(pipeline?: Document[], options?: WatchOptions): ArgonChangeStream<TSchema>
 
   updateOne(
     filter: Filter<TSchema>,

@@ -9,5 +9,6 @@ const { FindCursor, AggregationCursor } = require('./lib/cursor')
 const { DiffCursor } = require('./lib/timetravel')
 const { ArgonError, ArgonServerError, ArgonBulkWriteError, ErrorCodes } = require('./lib/errors')
 const { ArgonSession } = require('./lib/session')
+const { ArgonChangeStream } = require('./lib/changestream')
 
-module.exports = { Argon, Branch, Collection, FindCursor, AggregationCursor, DiffCursor, ArgonSession, ArgonError, ArgonServerError, ArgonBulkWriteError, ErrorCodes }
+module.exports = { Argon, Branch, Collection, FindCursor, AggregationCursor, DiffCursor, ArgonSession, ArgonChangeStream, ArgonError, ArgonServerError, ArgonBulkWriteError, ErrorCodes }

@@ -37,7 +37,10 @@ class Branch {
     const a = this._argon
     const at = this._atSpec ? a._codec.encode(this._atSpec) : null
     const n = callSync(() => a._native.collection(this.name, String(name), at), a._codec.EJSON)
-    return new Collection(a._codec, n, this.name, String(name), a._trackCall)
+    const c = new Collection(a._codec, n, this.name, String(name), a._trackCall)
+    c._argon = a
+    c._past = Boolean(this._atSpec)
+    return c
   }
 
   /**
@@ -52,6 +55,13 @@ class Branch {
   /** The point this view reads at (`undefined` for the branch's head). */
   get point() {
     return this._at
+  }
+
+  /** A change stream of this branch's own writes, every collection (see Collection#watch). */
+  watch(pipeline = [], options = {}) {
+    if (this._atSpec) throw new ArgonError('INVALID_ARGUMENT', 'a past view has no changes to watch')
+    const { ArgonChangeStream } = require('./changestream')
+    return new ArgonChangeStream(this._argon, { branch: this.name }, pipeline, options)
   }
 
   /** `{ name, parent, forkLsn, headLsn, createdAt, protected }` */
@@ -126,6 +136,12 @@ class Argon extends EventEmitter {
     if (this._closing) throw new ArgonError('CLIENT_CLOSED', 'the Argon client is closed')
     const { ArgonSession } = require('./session')
     return new ArgonSession(this)
+  }
+
+  /** A change stream of every write of the project: every branch, every collection. */
+  watch(pipeline = [], options = {}) {
+    const { ArgonChangeStream } = require('./changestream')
+    return new ArgonChangeStream(this, {}, pipeline, options)
   }
 
   /** Whether writes run in MongoDB transactions (replica sets and sharded clusters). */

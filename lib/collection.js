@@ -239,6 +239,21 @@ class Collection {
     return d
   }
 
+  /**
+   * A change stream of this collection on this branch (its own writes), read from the WAL
+   * in commit order: `{ _id: resumeToken, operationType, ns, documentKey, fullDocument?,
+   * updateDescription?, clusterTime, wallTime, lsn, branch }`. Options: `resumeAfter` /
+   * `startAfter` (a token), `startAtLsn`, `fullDocument` ('default' | 'updateLookup' |
+   * 'whenAvailable' | 'required'), `batchSize`, `maxAwaitTimeMS`. The pipeline may hold
+   * `$match` stages.
+   */
+  watch(pipeline = [], options = {}) {
+    if (this._past) throw new ArgonError('INVALID_ARGUMENT', 'a past view has no changes to watch')
+    options = this._noTxn('watch', options)
+    const { ArgonChangeStream } = require('./changestream')
+    return new ArgonChangeStream(this._argon, { branch: this.branchName, collection: this.collectionName }, pipeline, options)
+  }
+
   aggregate(pipeline = [], options = {}) {
     options = this._noTxn('aggregate', options)
     if (!Array.isArray(pipeline)) throw new ArgonError('INVALID_ARGUMENT', 'aggregate needs an array pipeline')

@@ -100,6 +100,51 @@ impl NativeArgon {
         self.inner.clone().enable_capture().await.napi()
     }
 
+    /// The key a change stream starts after (now, or just before LSN `at`), as a string.
+    #[napi(catch_unwind)]
+    pub async fn stream_start(&self, at: Option<f64>) -> napi::Result<String> {
+        let at = at.map(|l| l as i64);
+        Ok(self
+            .inner
+            .clone()
+            .stream_start(at)
+            .await
+            .napi()?
+            .to_string())
+    }
+
+    /// Change events after `after` (a key, as a string): `{ v: [event] }` as BSON.
+    /// `spec` is BSON `{ branch?, collection?, limit, fullDocument, pipeline }`.
+    #[napi(catch_unwind)]
+    pub async fn stream_events(&self, after: String, spec: Buffer) -> napi::Result<Buffer> {
+        let after: i64 = after.parse().map_err(|_| {
+            crate::errors::to_napi(argon_core::ArgonError::InvalidArgument(
+                "bad stream position".into(),
+            ))
+        })?;
+        let s = crate::convert::doc(&spec)?;
+        let pipeline: Vec<argon_core::bson::Document> = s
+            .get_array("pipeline")
+            .map(|a| a.iter().filter_map(|x| x.as_document().cloned()).collect())
+            .unwrap_or_default();
+        let events = self
+            .inner
+            .clone()
+            .stream_events(
+                s.get_str("branch").ok(),
+                s.get_str("collection").ok(),
+                after,
+                s.get_i64("limit")
+                    .or_else(|_| s.get_i32("limit").map(i64::from))
+                    .unwrap_or(1000),
+                s.get_bool("fullDocument").unwrap_or(false),
+                pipeline,
+            )
+            .await
+            .napi()?;
+        crate::convert::docs_reply(events)
+    }
+
     /// Starts a user transaction; returns its id.
     #[napi(catch_unwind)]
     pub async fn begin_transaction(&self) -> napi::Result<f64> {

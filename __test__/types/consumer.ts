@@ -207,6 +207,17 @@ async function main(): Promise<void> {
   await session.commitTransaction()
   await session.endSession()
 
+  // Change streams (issue 9).
+  const stream = users.watch([{ $match: { operationType: 'insert' } }], { fullDocument: 'updateLookup' })
+  const ev = await stream.next()
+  if (ev) {
+    const age: number | undefined = ev.fullDocument?.age
+    const lsnOfEvent: number = ev.lsn
+    void [age, lsnOfEvent]
+  }
+  for await (const e of argon.watch([], { startAtLsn: 3 })) void e.operationType
+  await stream.close()
+
   // bulkWrite (issue 9).
   const bw = await users.bulkWrite([
     { insertOne: { document: { name: 'z', age: 1, tags: [] } } },

@@ -621,6 +621,64 @@ impl Argon {
     }
 }
 
+impl Argon {
+    /// The key a change stream starts after: now, or just before LSN `at`.
+    pub async fn stream_start(&self, at: Option<i64>) -> Result<i64> {
+        self.p.check_open()?;
+        crate::read::stream::start_key(&self.p, at).await
+    }
+
+    /// Change events after `after` (a resume key) for `branch` (its own writes) and
+    /// `collection`, or every branch / collection; at most `limit`, in commit order.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn stream_events(
+        &self,
+        branch: Option<&str>,
+        collection: Option<&str>,
+        after: i64,
+        limit: i64,
+        full_document: bool,
+        pipeline: Vec<Document>,
+    ) -> Result<Vec<Document>> {
+        self.p.check_open()?;
+        let scope = crate::read::stream::Scope {
+            branch: match branch {
+                Some(b) => Some(self.p.branch_meta(b).await?.id),
+                None => None,
+            },
+            collection: collection.map(str::to_string),
+        };
+        let o = crate::read::stream::StreamOpts {
+            full_document,
+            pipeline,
+        };
+        let mut events = crate::read::stream::events(&self.p, &scope, after, limit, &o).await?;
+        // Name the branch of each event.
+        use futures_util::TryStreamExt;
+        let names: std::collections::HashMap<i32, String> = self
+            .p
+            .branches()
+            .find(doc! {})
+            .await?
+            .try_collect::<Vec<BranchMeta>>()
+            .await?
+            .into_iter()
+            .map(|m| (m.id.0, m.name))
+            .collect();
+        for e in &mut events {
+            if let Some(Bson::Int32(id)) = e.remove("__branch") {
+                let name = names
+                    .get(&id)
+                    .cloned()
+                    .map(Bson::String)
+                    .unwrap_or(Bson::Null);
+                e.insert("branch", name);
+            }
+        }
+        Ok(events)
+    }
+}
+
 impl Project {
     pub(crate) fn txn(&self, id: u64) -> Result<Txn> {
         self.user_txns

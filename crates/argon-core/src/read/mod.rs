@@ -8,6 +8,7 @@
 
 pub mod merge;
 pub mod sort;
+pub mod stream;
 pub mod view;
 
 use crate::branch::meta::Level;
