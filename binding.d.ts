@@ -98,7 +98,6 @@ export declare class NativeCollection {
   modifyTxn(txn: number, op: string, filter: Buffer, change: Buffer | undefined | null, options: Buffer): Promise<Buffer>
   /** `find` inside transaction `txn`: `{ v: [documents] }` as BSON. */
   findTxn(txn: number, filter: Buffer, options: Buffer): Promise<Buffer>
-  countTxn(txn: number, filter: Buffer): Promise<number>
   /**
    * op: updateOne | updateMany | replaceOne | deleteOne | deleteMany |
    * findOneAndUpdate | findOneAndReplace | findOneAndDelete.

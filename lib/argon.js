@@ -37,10 +37,7 @@ class Branch {
     const a = this._argon
     const at = this._atSpec ? a._codec.encode(this._atSpec) : null
     const n = callSync(() => a._native.collection(this.name, String(name), at), a._codec.EJSON)
-    const c = new Collection(a._codec, n, this.name, String(name), a._trackCall)
-    c._argon = a
-    c._past = Boolean(this._atSpec)
-    return c
+    return new Collection(a, n, this.name, String(name), Boolean(this._atSpec))
   }
 
   /**

@@ -8,16 +8,18 @@ const { takeSession } = require('./session')
 const { call, ArgonError, ArgonBulkWriteError, serverError, DriverBulkWriteError } = require('./errors')
 
 class Collection {
-  constructor(codec, native, branchName, name, track = (p) => p) {
-    this._codec = codec
+  /** Made by `Branch.collection()`: `past` when the branch handle is a past view. */
+  constructor(argon, native, branchName, name, past) {
+    this._argon = argon
+    this._codec = argon._codec
     this._native = native
     this.branchName = branchName
     this.collectionName = name
-    this._track = track
+    this._past = past
   }
 
   _call(p) {
-    return this._track(call(p, this._codec.EJSON))
+    return this._argon._trackCall(call(p, this._codec.EJSON))
   }
 
   _ensureId(doc) {
@@ -74,13 +76,8 @@ class Collection {
     for (const i of r.inserted) insertedIds[i] = docs[i]._id
     const result = { acknowledged: true, insertedCount: r.inserted.length, insertedIds }
     if (r.errors.length) {
-      const writeErrors = r.errors.map((e) => ({ index: e.index, code: e.code, errmsg: e.errmsg, keyValue: e.keyValue || undefined }))
-      const first = r.errors[0]
       // The driver's error carries a whole BulkWriteResult.
-      const bulkResult = { ...result, matchedCount: 0, modifiedCount: 0, deletedCount: 0, upsertedCount: 0, upsertedIds: {} }
-      const err = new ArgonBulkWriteError({ code: first.code, codeName: first.code === 11000 ? 'DuplicateKey' : undefined, errmsg: first.errmsg, keyValue: first.keyValue }, writeErrors, bulkResult)
-      if (DriverBulkWriteError) Object.setPrototypeOf(err, DriverBulkWriteError.prototype)
-      throw err
+      throw bulkWriteError(r.errors, { ...result, matchedCount: 0, modifiedCount: 0, deletedCount: 0, upsertedCount: 0, upsertedIds: {} })
     }
     return result
   }
@@ -149,17 +146,13 @@ class Collection {
       }
     }
     if (r.errors.length) {
-      const writeErrors = r.errors.map((e) => ({ index: Number(e.index), code: e.code, errmsg: e.errmsg, keyValue: e.keyValue || undefined }))
-      const first = r.errors[0]
       if (ordered) {
         // As the driver reports it: an ordered bulk's insertedIds name every insert it
         // attempted, the failing one included (insertedCount counts only those inserted).
-        const stop = Number(first.index)
+        const stop = Number(r.errors[0].index)
         for (let i = 0; i <= stop; i++) if (ops[i].op === 'insertOne') result.insertedIds[i] = r.ids[i]
       }
-      const err = new ArgonBulkWriteError({ code: first.code, codeName: first.code === 11000 ? 'DuplicateKey' : undefined, errmsg: first.errmsg, keyValue: first.keyValue || undefined }, writeErrors, result)
-      if (DriverBulkWriteError) Object.setPrototypeOf(err, DriverBulkWriteError.prototype)
-      throw err
+      throw bulkWriteError(r.errors, result)
     }
     return result
   }
@@ -317,6 +310,18 @@ class Collection {
   async drop() {
     return this._call(this._native.drop())
   }
+}
+
+/**
+ * The driver's MongoBulkWriteError (its own class when installed) for the per-item errors
+ * `{ index, code, errmsg, keyValue }` of a batch write and its partial result.
+ */
+function bulkWriteError(errors, result) {
+  const writeErrors = errors.map((e) => ({ index: Number(e.index), code: e.code, errmsg: e.errmsg, keyValue: e.keyValue || undefined }))
+  const first = errors[0]
+  const err = new ArgonBulkWriteError({ code: first.code, codeName: first.code === 11000 ? 'DuplicateKey' : undefined, errmsg: first.errmsg, keyValue: first.keyValue || undefined }, writeErrors, result)
+  if (DriverBulkWriteError) Object.setPrototypeOf(err, DriverBulkWriteError.prototype)
+  return err
 }
 
 /** Drops undefined options and normalises `sort` (object, `[['a', -1]]`, `'a'`, Map) once, for every method. */

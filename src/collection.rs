@@ -94,26 +94,7 @@ impl NativeCollection {
         let list = docs(&docs_bytes)?;
         let op = op.as_deref().unwrap_or("insertMany");
         let (ids, out) = self.inner.insert_many_as(op, list, ordered).await.napi()?;
-        let errors: Vec<Bson> = out
-            .errors
-            .iter()
-            .map(|(i, e)| {
-                let kv = match e {
-                    ArgonError::Server {
-                        key_value: Some(kv),
-                        ..
-                    } => Bson::Document((**kv).clone()),
-                    _ => Bson::Null,
-                };
-                Bson::Document(doc! {
-                    "index": *i as i64,
-                    "code": e.server_code().unwrap_or(0),
-                    "argonCode": e.code(),
-                    "errmsg": e.to_string(),
-                    "keyValue": kv,
-                })
-            })
-            .collect();
+        let errors = write_errors(&out.errors);
         let inserted: Vec<Bson> = out
             .inserted
             .iter()
@@ -193,26 +174,7 @@ impl NativeCollection {
                 })
             })
             .collect();
-        let errors: Vec<Bson> = out
-            .errors
-            .iter()
-            .map(|(i, e)| {
-                let kv = match e {
-                    ArgonError::Server {
-                        key_value: Some(kv),
-                        ..
-                    } => Bson::Document((**kv).clone()),
-                    _ => Bson::Null,
-                };
-                Bson::Document(doc! {
-                    "index": *i as i64,
-                    "code": e.server_code().unwrap_or(0),
-                    "argonCode": e.code(),
-                    "errmsg": e.to_string(),
-                    "keyValue": kv,
-                })
-            })
-            .collect();
+        let errors = write_errors(&out.errors);
         Ok(to_bytes(&doc! {"ids": ids, "applied": applied, "errors": errors})?.into())
     }
 
@@ -272,12 +234,6 @@ impl NativeCollection {
         reject_unsupported(&o)?;
         let fo = find_opts(&o);
         docs_reply(self.inner.find_txn(txn as u64, filter, fo).await.napi()?)
-    }
-
-    #[napi(catch_unwind)]
-    pub async fn count_txn(&self, txn: f64, filter: Buffer) -> napi::Result<f64> {
-        let filter = doc(&filter)?;
-        Ok(self.inner.count_txn(txn as u64, filter).await.napi()? as f64)
     }
 
     /// op: updateOne | updateMany | replaceOne | deleteOne | deleteMany |
@@ -483,4 +439,28 @@ fn modify_reply(r: argon_core::ModifyOutcome) -> napi::Result<Buffer> {
         "value": r.doc.map(Bson::Document).unwrap_or(Bson::Null),
     };
     Ok(to_bytes(&out)?.into())
+}
+
+/// Per-item errors of a batch write, as JS reads them: `{ index, code, argonCode, errmsg,
+/// keyValue }`.
+fn write_errors(errors: &[(usize, ArgonError)]) -> Vec<Bson> {
+    errors
+        .iter()
+        .map(|(i, e)| {
+            let kv = match e {
+                ArgonError::Server {
+                    key_value: Some(kv),
+                    ..
+                } => Bson::Document((**kv).clone()),
+                _ => Bson::Null,
+            };
+            Bson::Document(doc! {
+                "index": *i as i64,
+                "code": e.server_code().unwrap_or(0),
+                "argonCode": e.code(),
+                "errmsg": e.to_string(),
+                "keyValue": kv,
+            })
+        })
+        .collect()
 }

@@ -573,8 +573,9 @@ pub struct ResetOutcome {
 pub struct Txn(Arc<tokio::sync::Mutex<write::session::UserTxn>>);
 
 impl Txn {
-    /// Commits every write of the transaction at once, under one LSN.
-    pub async fn commit(&self) -> Result<()> {
+    /// Commits every write of the transaction at once, under one LSN; returns how many
+    /// WAL records it wrote.
+    pub async fn commit(&self) -> Result<u64> {
         self.0.lock().await.commit().await
     }
 
@@ -604,7 +605,12 @@ impl Argon {
     /// Commits transaction `id`. It stays known (a retried commit is harmless) until ended.
     pub async fn commit_transaction(&self, id: u64) -> Result<()> {
         let t = self.p.txn(id)?;
-        self.p.ops.run_once("commitTransaction", t.commit()).await
+        let records = self.p.ops.run_once("commitTransaction", t.commit()).await?;
+        self.p
+            .ops
+            .telemetry
+            .incr(crate::telemetry::WAL_RECORDS_TOTAL, records);
+        Ok(())
     }
 
     /// Aborts transaction `id` and forgets it.
@@ -763,7 +769,9 @@ impl Coll {
         Ok((lv, ids))
     }
 
-    async fn target(&self) -> Result<(Vec<Level>, Vec<heads::UniqueIndex>)> {
+    /// Where a write goes: the branch's levels (all at their heads) and its unique indexes,
+    /// its head collection made sure of.
+    async fn target(&self) -> Result<Target<'_>> {
         if let Some(at) = &self.at {
             return Err(ArgonError::ReadOnly(format!(
                 "branch {:?} at {at:?} is a past view; write to the branch itself",
@@ -773,7 +781,12 @@ impl Coll {
         let (levels, ids) = self.chain_levels().await?;
         self.p.adoption(&self.name).await?;
         let uniques = heads::ensure_head(&self.p, &ids, &self.name).await?;
-        Ok((levels, uniques))
+        Ok(Target {
+            p: &self.p,
+            coll: &self.name,
+            levels,
+            uniques,
+        })
     }
 
     async fn view(&self) -> Result<Vec<Level>> {
@@ -797,13 +810,7 @@ impl Coll {
     ) -> Result<(Vec<Bson>, InsertOutcome)> {
         let mut fut = Some(async {
             write::prepare_inserts(&mut docs)?;
-            let (levels, uniques) = self.target().await?;
-            let target = Target {
-                p: &self.p,
-                coll: &self.name,
-                levels,
-                uniques,
-            };
+            let target = self.target().await?;
             let ids = docs
                 .iter()
                 .map(|d| d.get("_id").cloned().unwrap_or(Bson::Null))
@@ -835,22 +842,12 @@ impl Coll {
                 let mut g = txn.0.lock().await;
                 g.enter(&self.branch, self.at.is_some())?;
                 write::prepare_inserts(&mut docs)?;
-                let (levels, uniques) = self.target().await?;
-                let target = Target {
-                    p: &self.p,
-                    coll: &self.name,
-                    levels,
-                    uniques,
-                };
+                let target = self.target().await?;
                 let (s, mut alloc) = g.parts();
                 let r = write::insert_batch(&target, s, &mut alloc, &docs).await;
                 let next = alloc.next_key();
                 g.keep(next);
                 r.map_err(ArgonError::from)?;
-                self.p
-                    .ops
-                    .telemetry
-                    .incr(crate::telemetry::WAL_RECORDS_TOTAL, docs.len() as u64);
                 Ok(docs
                     .iter()
                     .map(|d| d.get("_id").cloned().unwrap_or(Bson::Null))
@@ -875,13 +872,7 @@ impl Coll {
                 g.enter(&self.branch, self.at.is_some())?;
                 check_modify(&filter, &change, &o)?;
                 write::check_change(&change)?;
-                let (levels, uniques) = self.target().await?;
-                let target = Target {
-                    p: &self.p,
-                    coll: &self.name,
-                    levels,
-                    uniques,
-                };
+                let target = self.target().await?;
                 let (s, mut alloc) = g.parts();
                 let r = write::modify_in_txn(&target, s, &filter, &change, &o, &mut alloc).await;
                 let next = alloc.next_key();
@@ -904,19 +895,9 @@ impl Coll {
                 let (s, _) = g.parts();
                 if crate::read::view::is_plain(&levels) {
                     let coll = self.p.db.collection::<Document>(&self.name);
-                    let mut f = coll
-                        .find(filter)
-                        .projection(crate::read::view::plain_projection(o.projection.as_ref()));
-                    if let Some(so) = o.sort {
-                        f = f.sort(so);
-                    }
-                    if let Some(n) = o.skip {
-                        f = f.skip(n);
-                    }
-                    if let Some(n) = o.limit {
-                        f = f.limit(n);
-                    }
-                    let mut cur = f.session(&mut *s).await?;
+                    let mut cur = crate::read::plain_find(&coll, filter, &o)
+                        .session(&mut *s)
+                        .await?;
                     let mut out = Vec::new();
                     while let Some(d) = cur.next(&mut *s).await {
                         out.push(d?);
@@ -936,6 +917,7 @@ impl Coll {
                     limit: limit.map(|l| l.saturating_add(skip).min(i64::MAX as usize) as i64),
                     ..Default::default()
                 };
+                // A read: the view, no unique indexes to check.
                 let target = Target {
                     p: &self.p,
                     coll: &self.name,
@@ -953,11 +935,6 @@ impl Coll {
                 Ok(docs)
             })
             .await
-    }
-
-    /// `countDocuments` inside a user transaction.
-    pub async fn count_txn(&self, txn: u64, filter: Document) -> Result<u64> {
-        Ok(self.find_txn(txn, filter, FindOpts::default()).await?.len() as u64)
     }
 
     /// `bulkWrite`: the operations as one logical write (one LSN), ordered or not.
@@ -982,13 +959,7 @@ impl Coll {
                     }
                 }
             }
-            let (levels, uniques) = self.target().await?;
-            let target = Target {
-                p: &self.p,
-                coll: &self.name,
-                levels,
-                uniques,
-            };
+            let target = self.target().await?;
             write::bulk::bulk_write(&target, &ops, ordered).await
         });
         self.ops()
@@ -1014,13 +985,7 @@ impl Coll {
                 // Writes on main do not wait for capture (they stay on the hot path): an
                 // outside write that an Argon write supersedes before capture reaches it is
                 // folded into Argon's version. Child writes passed the barrier in `target`.
-                let (levels, uniques) = self.target().await?;
-                let target = Target {
-                    p: &self.p,
-                    coll: &self.name,
-                    levels,
-                    uniques,
-                };
+                let target = self.target().await?;
                 write::modify(&target, filter, change, o).await
             })
             .await
@@ -1209,7 +1174,7 @@ impl Coll {
 
     pub async fn create_index(&self, keys: Document, options: Document) -> Result<String> {
         check_reserved(&[&keys])?;
-        let (levels, _) = self.target().await?;
+        let levels = self.target().await?.levels;
         let id = levels[0].id;
         let coll = self
             .p
@@ -1237,7 +1202,7 @@ impl Coll {
     }
 
     pub async fn drop_index(&self, name: &str) -> Result<()> {
-        let (levels, _) = self.target().await?;
+        let levels = self.target().await?.levels;
         let id = levels[0].id;
         self.p
             .db
@@ -1267,7 +1232,7 @@ impl Coll {
                 },
             )
             .await?;
-        let (levels, _) = self.target().await?;
+        let levels = self.target().await?.levels;
         if levels[0].id == names::MAIN_ID {
             self.p.db.collection::<Document>(&self.name).drop().await?;
             heads::forget(&self.p, names::MAIN_ID, &self.name);

@@ -351,16 +351,12 @@ impl Project {
 
     /// LSN of the newest write on a branch itself (its fork LSN when it has none).
     pub async fn head_lsn(&self, meta: &BranchMeta) -> Result<Lsn> {
-        use crate::wal::{query, F_KEY};
+        use crate::wal::query;
         let last = self
-            .wal()
-            .find_one(query::of_branch(meta.id))
-            .sort(query::newest_of_branch_sort())
-            .projection(doc! {F_KEY: 1})
+            .first_key(query::of_branch(meta.id), query::newest_of_branch_sort())
             .await?;
         Ok(last
-            .and_then(|d| d.get_i64(F_KEY).ok())
-            .map(|k| RecordKey(k).lsn())
+            .map(RecordKey::lsn)
             .unwrap_or(meta.fork_lsn)
             .max(meta.fork_lsn))
     }

@@ -97,6 +97,15 @@ pub enum Status {
 }
 
 impl Status {
+    /// A check's status in health+json's words.
+    fn check(self) -> &'static str {
+        match self {
+            Status::Healthy => "pass",
+            Status::Degraded => "warn",
+            Status::Unhealthy => "fail",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Healthy => "healthy",
@@ -114,54 +123,43 @@ fn check(status: &str, fields: Document) -> Document {
 
 /// The health document (`argon.health()`).
 pub fn evaluate(s: &Snapshot, t: &Thresholds) -> (Status, Document) {
-    let mut status = Status::Healthy;
-    let mut worst = |x: Status| status = status.max(x);
+    let warn_if = |degraded: bool| {
+        if degraded {
+            Status::Degraded
+        } else {
+            Status::Healthy
+        }
+    };
+    let db = if s.db.consecutive_failures >= t.consecutive_failures {
+        Status::Unhealthy
+    } else {
+        warn_if(!s.db.ok && s.db.at.is_some())
+    };
+    let rate = warn_if(s.error_rate(t) > t.error_rate);
+    let latency = warn_if(s.p99_ms(t) > t.p99_ms);
+    let memory = warn_if(s.rss_bytes > t.memory_bytes);
+    let breaker = match s.breaker {
+        BreakerState::Open => Status::Unhealthy,
+        BreakerState::HalfOpen => Status::Degraded,
+        BreakerState::Closed => Status::Healthy,
+    };
     // A project that is closing (or closed) takes no more calls.
-    if s.closing {
-        worst(Status::Unhealthy);
-    }
-
-    let db_failed = s.db.consecutive_failures >= t.consecutive_failures;
-    let db = if db_failed {
-        worst(Status::Unhealthy);
-        "fail"
-    } else if !s.db.ok && s.db.at.is_some() {
-        worst(Status::Degraded);
-        "warn"
+    let closing = if s.closing {
+        Status::Unhealthy
     } else {
-        "pass"
+        Status::Healthy
     };
-    let rate = s.error_rate(t);
-    let rate_st = if rate > t.error_rate {
-        worst(Status::Degraded);
-        "warn"
-    } else {
-        "pass"
-    };
-    let p99 = s.p99_ms(t);
-    let lat_st = if p99 > t.p99_ms {
-        worst(Status::Degraded);
-        "warn"
-    } else {
-        "pass"
-    };
-    let mem_st = if s.rss_bytes > t.memory_bytes {
-        worst(Status::Degraded);
-        "warn"
-    } else {
-        "pass"
-    };
-    let br_st = match s.breaker {
-        BreakerState::Open => {
-            worst(Status::Unhealthy);
-            "fail"
-        }
-        BreakerState::HalfOpen => {
-            worst(Status::Degraded);
-            "warn"
-        }
-        BreakerState::Closed => "pass",
-    };
+    let status = [db, rate, latency, memory, breaker, closing]
+        .into_iter()
+        .max()
+        .unwrap_or(Status::Healthy);
+    let (db, rate_st, lat_st, mem_st, br_st) = (
+        db.check(),
+        rate.check(),
+        latency.check(),
+        memory.check(),
+        breaker.check(),
+    );
     let checks = doc! {
         "database": check(db, doc! {
             "latencyMs": s.db.latency_ms,

@@ -223,113 +223,13 @@ impl Ops {
     }
 
     /// Runs one public operation: breaker, retries (when `retry` and the error is
-    /// retryable), metrics, slow-operation log.
+    /// retryable), metrics, slow-operation log (see [`Scope::run_classified`]).
     pub async fn run<T, F, Fut>(&self, op: &'static str, retry: bool, f: F) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        self.run_classified(op, retry, f, |_| None).await
-    }
-
-    /// [`Ops::run`] for operations that can succeed with per-item errors (insertMany):
-    /// `failed` gives the error code to count for a successful result, if any.
-    pub async fn run_classified<T, F, Fut>(
-        &self,
-        op: &'static str,
-        retry: bool,
-        f: F,
-        failed: impl Fn(&T) -> Option<&'static str>,
-    ) -> Result<T>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T>>,
-    {
-        self.run_scoped(None, op, retry, f, failed).await
-    }
-
-    /// The operations of one collection on one branch: their slow-operation and failure
-    /// log records name the branch and the collection (never metrics: labels stay bounded).
-    pub fn scope<'a>(&'a self, branch: &'a str, collection: &'a str) -> Scope<'a> {
-        Scope {
-            ops: self,
-            branch,
-            collection,
-        }
-    }
-
-    async fn run_scoped<T, F, Fut>(
-        &self,
-        scope: Option<(&str, &str)>,
-        op: &'static str,
-        retry: bool,
-        mut f: F,
-        failed: impl Fn(&T) -> Option<&'static str>,
-    ) -> Result<T>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T>>,
-    {
-        let (branch, collection) = scope.unwrap_or_default();
-        if self.closing.load(Ordering::Acquire) {
-            return Err(ArgonError::Closed);
-        }
-        let start = Instant::now();
-        self.in_flight.fetch_add(1, Ordering::AcqRel);
-        let _in_flight = InFlight(&self.in_flight);
-        self.retry.deposit();
-        let mut delays = self.retry.delays();
-        let r = loop {
-            if !self.breaker.permit() {
-                self.telemetry
-                    .incr(crate::telemetry::BREAKER_REJECTED_TOTAL, 1);
-                break Err(ArgonError::CircuitOpen(format!(
-                    "the circuit breaker is open after repeated database failures; {op} was not attempted"
-                )));
-            }
-            let r = f().await;
-            let unavailable = r.as_ref().err().is_some_and(ArgonError::is_unavailable);
-            self.breaker.record(unavailable);
-            match &r {
-                Err(e) if retry && e.is_retryable() => match delays.next() {
-                    Some(d) if self.retry.withdraw() => {
-                        self.telemetry.incr(crate::telemetry::RETRIES_TOTAL, 1);
-                        tracing::debug!(
-                            operation = op,
-                            code = e.code(),
-                            delay_ms = d.as_millis() as u64,
-                            "retrying"
-                        );
-                        tokio::time::sleep(d).await;
-                    }
-                    _ => break r,
-                },
-                _ => break r,
-            }
-        };
-        let took = start.elapsed();
-        let code = match &r {
-            Err(e) => Some(e.code()),
-            Ok(v) => failed(v),
-        };
-        if self.options.metrics {
-            self.telemetry.record_op(op, took, code);
-        }
-        let ms = took.as_secs_f64() * 1000.0;
-        if took >= Duration::from_millis(self.options.slow_operation_ms) {
-            tracing::warn!(
-                operation = op,
-                branch,
-                collection,
-                duration_ms = ms,
-                code,
-                "slow operation"
-            );
-        }
-        if let Err(e) = &r {
-            tracing::debug!(operation = op, branch, collection, duration_ms = ms, code = e.code(), error = %e, "operation failed");
-        }
-        r
+        self.unscoped().run(op, retry, f).await
     }
 
     /// [`Ops::run`] for an operation that is never retried here (writes: their
@@ -339,11 +239,23 @@ impl Ops {
         op: &'static str,
         fut: impl Future<Output = Result<T>>,
     ) -> Result<T> {
-        let mut fut = Some(fut);
-        self.run(op, false, || {
-            fut.take().expect("run_once polls its future once")
-        })
-        .await
+        self.unscoped().run_once(op, fut).await
+    }
+
+    /// The operations of one collection on one branch: their slow-operation and failure
+    /// log records name the branch and the collection (never metrics: labels stay bounded).
+    pub fn scope<'a>(&'a self, branch: &'a str, collection: &'a str) -> Scope<'a> {
+        Scope {
+            ops: self,
+            at: Some((branch, collection)),
+        }
+    }
+
+    fn unscoped(&self) -> Scope<'_> {
+        Scope {
+            ops: self,
+            at: None,
+        }
     }
 
     /// Runs the database check now (a `ping`, bounded by `checkTimeoutMs`).
@@ -428,24 +340,24 @@ impl Ops {
     }
 }
 
-/// [`Ops::scope`]: runs operations of one collection on one branch.
+/// Runs operations, of one collection on one branch ([`Ops::scope`]) or of the project.
 pub struct Scope<'a> {
     ops: &'a Ops,
-    branch: &'a str,
-    collection: &'a str,
+    at: Option<(&'a str, &'a str)>,
 }
 
 impl Scope<'_> {
+    /// Runs one public operation: breaker, retries (when `retry` and the error is
+    /// retryable), metrics, slow-operation log.
     pub async fn run<T, F, Fut>(&self, op: &'static str, retry: bool, f: F) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        self.ops
-            .run_scoped(Some((self.branch, self.collection)), op, retry, f, |_| None)
-            .await
+        self.run_classified(op, retry, f, |_| None).await
     }
 
+    /// [`Scope::run`] for an operation that is never retried here.
     pub async fn run_once<T>(
         &self,
         op: &'static str,
@@ -458,20 +370,83 @@ impl Scope<'_> {
         .await
     }
 
+    /// [`Scope::run`] for operations that can succeed with per-item errors (insertMany):
+    /// `failed` gives the error code to count for a successful result, if any.
     pub async fn run_classified<T, F, Fut>(
         &self,
         op: &'static str,
         retry: bool,
-        f: F,
+        mut f: F,
         failed: impl Fn(&T) -> Option<&'static str>,
     ) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        self.ops
-            .run_scoped(Some((self.branch, self.collection)), op, retry, f, failed)
-            .await
+        let ops = self.ops;
+        let (branch, collection) = self.at.unwrap_or_default();
+        if ops.closing.load(Ordering::Acquire) {
+            return Err(ArgonError::Closed);
+        }
+        let start = Instant::now();
+        ops.in_flight.fetch_add(1, Ordering::AcqRel);
+        let _in_flight = InFlight(&ops.in_flight);
+        ops.retry.deposit();
+        // Built at the first retry: most calls never need one.
+        let mut delays = None;
+        let r = loop {
+            if !ops.breaker.permit() {
+                ops.telemetry
+                    .incr(crate::telemetry::BREAKER_REJECTED_TOTAL, 1);
+                break Err(ArgonError::CircuitOpen(format!(
+                    "the circuit breaker is open after repeated database failures; {op} was not attempted"
+                )));
+            }
+            let r = f().await;
+            let unavailable = r.as_ref().err().is_some_and(ArgonError::is_unavailable);
+            ops.breaker.record(unavailable);
+            match &r {
+                Err(e) if retry && e.is_retryable() => {
+                    match delays.get_or_insert_with(|| ops.retry.delays()).next() {
+                        Some(d) if ops.retry.withdraw() => {
+                            ops.telemetry.incr(crate::telemetry::RETRIES_TOTAL, 1);
+                            tracing::debug!(
+                                operation = op,
+                                code = e.code(),
+                                delay_ms = d.as_millis() as u64,
+                                "retrying"
+                            );
+                            tokio::time::sleep(d).await;
+                        }
+                        _ => break r,
+                    }
+                }
+                _ => break r,
+            }
+        };
+        let took = start.elapsed();
+        let code = match &r {
+            Err(e) => Some(e.code()),
+            Ok(v) => failed(v),
+        };
+        if ops.options.metrics {
+            ops.telemetry.record_op(op, took, code);
+        }
+        let ms = took.as_secs_f64() * 1000.0;
+        if took >= Duration::from_millis(ops.options.slow_operation_ms) {
+            tracing::warn!(
+                operation = op,
+                branch,
+                collection,
+                duration_ms = ms,
+                code,
+                "slow operation"
+            );
+        }
+        if let Err(e) = &r {
+            tracing::debug!(operation = op, branch, collection, duration_ms = ms, code = e.code(), error = %e, "operation failed");
+        }
+        r
     }
 }
 

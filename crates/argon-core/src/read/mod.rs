@@ -87,6 +87,31 @@ impl DocCursor {
     }
 }
 
+/// `find` on main's head, which is the user's collection: the driver's own find with the
+/// options, and Argon's reserved fields projected away.
+pub(crate) fn plain_find<'a, T: Send + Sync>(
+    coll: &'a mongodb::Collection<T>,
+    filter: Document,
+    o: &FindOpts,
+) -> mongodb::action::Find<'a, T> {
+    let mut f = coll
+        .find(filter)
+        .projection(view::plain_projection(o.projection.as_ref()));
+    if let Some(s) = &o.sort {
+        f = f.sort(s.clone());
+    }
+    if let Some(n) = o.skip {
+        f = f.skip(n);
+    }
+    if let Some(n) = o.limit {
+        f = f.limit(n);
+    }
+    if let Some(n) = o.batch_size {
+        f = f.batch_size(n);
+    }
+    f
+}
+
 /// A read-only view of one collection on one branch at one cut.
 pub struct ReadView<'a> {
     pub p: &'a Project,
@@ -115,22 +140,7 @@ impl ReadView<'_> {
     pub async fn find(&self, filter: Document, o: FindOpts) -> Result<DocCursor> {
         if self.plain() {
             let coll = self.raw(self.coll);
-            let mut f = coll
-                .find(filter)
-                .projection(view::plain_projection(o.projection.as_ref()));
-            if let Some(s) = o.sort {
-                f = f.sort(s);
-            }
-            if let Some(n) = o.skip {
-                f = f.skip(n);
-            }
-            if let Some(n) = o.limit {
-                f = f.limit(n);
-            }
-            if let Some(n) = o.batch_size {
-                f = f.batch_size(n);
-            }
-            return Ok(DocCursor::single(f.await?));
+            return Ok(DocCursor::single(plain_find(&coll, filter, &o).await?));
         }
         let q = ViewQuery {
             filter,

@@ -48,16 +48,6 @@ pub async fn start_key(p: &Project, at: Option<i64>) -> Result<i64> {
     }
 }
 
-/// Parses a resume token (`{ _data }`) into the key it stands for.
-pub fn token_key(token: &Document) -> Result<i64> {
-    token
-        .get_str("_data")
-        .ok()
-        .and_then(|s| s.parse::<i64>().ok())
-        .filter(|k| *k >= 0)
-        .ok_or_else(|| ArgonError::InvalidArgument("not an argondb resume token".into()))
-}
-
 fn check_pipeline(pipeline: &[Document]) -> Result<()> {
     for st in pipeline {
         if st.len() != 1 || !st.contains_key("$match") {

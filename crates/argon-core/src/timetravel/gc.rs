@@ -14,10 +14,10 @@
 use crate::branch::meta::{levels, BranchMeta};
 use crate::branch::BranchId;
 use crate::error::Result;
-use crate::lsn::{Lsn, RecordKey};
+use crate::lsn::Lsn;
 use crate::names::TAGS;
 use crate::project::Project;
-use crate::wal::{query, F_BRANCH, F_KEY};
+use crate::wal::{query, F_BRANCH};
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Document};
 use std::collections::HashMap;
@@ -164,13 +164,8 @@ impl Project {
         };
         for b in ids {
             let newest = self
-                .wal()
-                .find_one(query::writes_of(b))
-                .sort(query::newest_of_branch_sort())
-                .projection(doc! {F_KEY: 1})
+                .first_key(query::writes_of(b), query::newest_of_branch_sort())
                 .await?
-                .and_then(|d| d.get_i64(F_KEY).ok())
-                .map(RecordKey)
                 .unwrap_or_default();
             let filter = query::removable(b, need.get(&b).copied(), newest);
             let sized: Vec<Document> = self

@@ -3,9 +3,9 @@
 
 use crate::error::{ArgonError, Result};
 use crate::lsn::{Lsn, RecordKey};
-use crate::names::{TAGS, WAL};
+use crate::names::TAGS;
 use crate::project::Project;
-use crate::wal::{query, F_KEY};
+use crate::wal::query;
 use mongodb::bson::{doc, DateTime, Document};
 use std::time::Duration;
 
@@ -92,16 +92,9 @@ impl Project {
         let start =
             DateTime::from_millis(DateTime::now().timestamp_millis() - self.retention_ms as i64);
         let last_before = self
-            .db
-            .collection::<Document>(WAL)
-            .find_one(query::written_by(start, false))
-            .sort(query::by_time_desc())
-            .projection(doc! {F_KEY: 1})
+            .first_key(query::written_by(start, false), query::by_time_desc())
             .await?;
-        Ok(last_before
-            .and_then(|d| d.get_i64(F_KEY).ok())
-            .map(|k| RecordKey(k).lsn())
-            .unwrap_or(Lsn::ZERO))
+        Ok(last_before.map(RecordKey::lsn).unwrap_or(Lsn::ZERO))
     }
 
     /// Resolves a point to an LSN that is readable now.
@@ -123,14 +116,9 @@ impl Project {
                         t.try_to_rfc3339_string().unwrap_or_default()
                     )));
                 }
-                self.db
-                    .collection::<Document>(WAL)
-                    .find_one(query::written_by(*t, true))
-                    .sort(query::by_time_desc())
-                    .projection(doc! {F_KEY: 1})
+                self.first_key(query::written_by(*t, true), query::by_time_desc())
                     .await?
-                    .and_then(|d| d.get_i64(F_KEY).ok())
-                    .map(|k| RecordKey(k).lsn().get())
+                    .map(|k| k.lsn().get())
                     .unwrap_or(0)
             }
             AtSpec::Tag(name) => self

@@ -146,6 +146,25 @@ pub fn mirror_model(spec: &Document) -> Option<(String, IndexModel)> {
     Some((name, IndexModel::builder().keys(mk).options(opts).build()))
 }
 
+impl crate::project::Project {
+    /// The key of the first record `filter` finds in `sort`'s order (with the sorts of
+    /// `query`: a branch's newest record, the newest write before a time).
+    pub(crate) async fn first_key(
+        &self,
+        filter: Document,
+        sort: Document,
+    ) -> crate::error::Result<Option<RecordKey>> {
+        Ok(self
+            .wal()
+            .find_one(filter)
+            .sort(sort)
+            .projection(doc! {F_KEY: 1})
+            .await?
+            .and_then(|d| d.get_i64(F_KEY).ok())
+            .map(RecordKey))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -118,6 +118,12 @@ impl<'a> LsnAlloc<'a> {
         LsnAlloc { next, reserve }
     }
 
+    /// How many records the write has keys for: its keys are its LSN's sub-indexes from 0.
+    pub fn records(&self) -> u64 {
+        self.next
+            .map_or(0, |n| (n & (MAX_DOCS_PER_WRITE - 1)) as u64)
+    }
+
     /// Where the write's keys continue (for `resume`).
     pub(crate) fn next_key(&self) -> Option<i64> {
         self.next

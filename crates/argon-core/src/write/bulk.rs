@@ -97,44 +97,17 @@ async fn attempt(
 /// Runs `ops` with MongoDB's semantics: `ordered` stops at the first failing operation
 /// (those before it are applied), unordered applies every operation that does not fail.
 pub async fn bulk_write(t: &Target<'_>, ops: &[BulkOp], ordered: bool) -> Result<BulkOutcome> {
-    let mut out = BulkOutcome::default();
-    let mut pending: Vec<usize> = (0..ops.len()).collect();
-    while !pending.is_empty() {
-        let batch: Vec<&BulkOp> = pending.iter().map(|&i| &ops[i]).collect();
-        let r: Result<Vec<OpResult>> = crate::in_txn!(t.p, |s, alloc| attempt(t, s, alloc, &batch));
-        match r {
-            Ok(results) => {
-                out.applied.extend(pending.iter().copied().zip(results));
-                break;
-            }
-            Err(ArgonError::Server {
-                index: Some(j),
-                code,
-                code_name,
-                message,
-                key_value,
-            }) if j < pending.len() => {
-                let failed = pending[j];
-                out.errors.push((
-                    failed,
-                    ArgonError::Server {
-                        index: Some(failed),
-                        code,
-                        code_name,
-                        message,
-                        key_value,
-                    },
-                ));
-                if ordered {
-                    // Apply the operations before the failing one (next attempt), then stop.
-                    pending.truncate(j);
-                } else {
-                    pending.remove(j);
-                }
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    out.errors.sort_by_key(|(i, _)| *i);
-    Ok(out)
+    let s = super::without_failures(ops.len(), ordered, |items| async move {
+        let batch: Vec<&BulkOp> = items.iter().map(|&i| &ops[i]).collect();
+        crate::in_txn!(t.p, |s, alloc| attempt(t, s, alloc, &batch))
+    })
+    .await?;
+    Ok(BulkOutcome {
+        applied: s
+            .applied
+            .into_iter()
+            .zip(s.value.unwrap_or_default())
+            .collect(),
+        errors: s.errors,
+    })
 }

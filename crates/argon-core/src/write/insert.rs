@@ -152,58 +152,16 @@ pub async fn insert_many(
     docs: Vec<Document>,
     ordered: bool,
 ) -> Result<InsertOutcome> {
-    let mut out = InsertOutcome::default();
-    let mut pending: Vec<usize> = (0..docs.len()).collect();
-    let mut stop_after = false;
-    while !pending.is_empty() {
-        let batch: Vec<Document> = pending.iter().map(|&i| docs[i].clone()).collect();
-        let r: Result<()> = crate::in_txn!(t.p, |s, alloc| insert_batch(t, s, alloc, &batch));
-        match r {
-            Ok(()) => {
-                t.p.ops
-                    .telemetry
-                    .incr(crate::telemetry::WAL_RECORDS_TOTAL, batch.len() as u64);
-                out.inserted.append(&mut pending);
-            }
-            Err(ArgonError::Server {
-                index,
-                code,
-                code_name,
-                message,
-                key_value,
-            }) if index.is_some_and(|j| j < pending.len())
-                || (index.is_none() && pending.len() == 1 && code == 11000) =>
-            {
-                let j = index.unwrap_or(0);
-                let failed = pending[j];
-                out.errors.push((
-                    failed,
-                    ArgonError::Server {
-                        index: Some(failed),
-                        code,
-                        code_name,
-                        message,
-                        key_value,
-                    },
-                ));
-                if ordered {
-                    pending.truncate(j);
-                    stop_after = true;
-                } else {
-                    pending.remove(j);
-                }
-            }
-            Err(e) => return Err(e),
-        }
-        if stop_after && !pending.is_empty() {
-            continue;
-        }
-        if stop_after {
-            break;
-        }
-    }
-    out.inserted.sort_unstable();
-    Ok(out)
+    let docs = &docs;
+    let s = super::without_failures(docs.len(), ordered, |items| async move {
+        let batch: Vec<Document> = items.iter().map(|&i| docs[i].clone()).collect();
+        crate::in_txn!(t.p, |s, alloc| insert_batch(t, s, alloc, &batch))
+    })
+    .await?;
+    Ok(InsertOutcome {
+        inserted: s.applied,
+        errors: s.errors,
+    })
 }
 
 pub(super) async fn upsert(

@@ -31,6 +31,75 @@ use mongodb::bson::{doc, Bson, DateTime, Document};
 use mongodb::options::UpdateModifications;
 use mongodb::{ClientSession, Collection};
 
+/// What [`without_failures`] ended with: the items its last, successful attempt applied
+/// and that attempt's value, and each failed item with its error, by index.
+pub(crate) struct Survivors<T> {
+    pub applied: Vec<usize>,
+    pub value: Option<T>,
+    pub errors: Vec<(usize, ArgonError)>,
+}
+
+/// MongoDB's ordered/unordered semantics over `n` items (an `insertMany`'s documents, a
+/// `bulkWrite`'s operations) written in one transaction per attempt: `attempt(items)`
+/// writes those items; when one fails with a server error naming its position, the
+/// attempt runs again without it (ordered: with only the items before it, then stops), so
+/// the outcome is the server's and the applied items commit together.
+pub(crate) async fn without_failures<T, F, Fut>(
+    n: usize,
+    ordered: bool,
+    mut attempt: F,
+) -> Result<Survivors<T>>
+where
+    F: FnMut(Vec<usize>) -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut errors = Vec::new();
+    let mut pending: Vec<usize> = (0..n).collect();
+    let mut value = None;
+    while !pending.is_empty() {
+        match attempt(pending.clone()).await {
+            Ok(v) => {
+                value = Some(v);
+                break;
+            }
+            Err(ArgonError::Server {
+                index,
+                code,
+                code_name,
+                message,
+                key_value,
+            }) if index.is_some_and(|j| j < pending.len())
+                || (index.is_none() && pending.len() == 1 && code == 11000) =>
+            {
+                let j = index.unwrap_or(0);
+                let failed = pending[j];
+                errors.push((
+                    failed,
+                    ArgonError::Server {
+                        index: Some(failed),
+                        code,
+                        code_name,
+                        message,
+                        key_value,
+                    },
+                ));
+                if ordered {
+                    pending.truncate(j);
+                } else {
+                    pending.remove(j);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    errors.sort_by_key(|(i, _)| *i);
+    Ok(Survivors {
+        applied: if value.is_some() { pending } else { Vec::new() },
+        value,
+        errors,
+    })
+}
+
 /// Where a write goes: a branch (with its ancestry, all at their heads) and a collection.
 pub struct Target<'a> {
     pub p: &'a Project,

@@ -159,9 +159,6 @@ pub(crate) async fn modify_in_txn(
         for r in &mut records {
             r.insert(crate::wal::F_GROUP, alloc.token());
         }
-        t.p.ops
-            .telemetry
-            .incr(crate::telemetry::WAL_RECORDS_TOTAL, records.len() as u64);
         t.p.wal().insert_many(records).session(&mut *s).await?;
     }
     if let Some(d) = returned {

@@ -103,9 +103,10 @@ impl UserTxn {
     }
 
     /// Commits: every write of the transaction becomes visible at once, under one LSN.
-    pub async fn commit(&mut self) -> Result<()> {
+    /// Returns how many WAL records it wrote (0 when it was already committed).
+    pub async fn commit(&mut self) -> Result<u64> {
         match self.state {
-            State::Committed => return Ok(()),
+            State::Committed => return Ok(0),
             State::Aborted => {
                 return Err(ArgonError::InvalidTransaction(
                     "the transaction was aborted; it cannot be committed".into(),
@@ -116,7 +117,9 @@ impl UserTxn {
         match commit_checked(&mut self.session, &self.reserve).await {
             Ok(()) => {
                 self.state = State::Committed;
-                Ok(())
+                Ok(self
+                    .next_key
+                    .map_or(0, |n| crate::lsn::RecordKey(n).index() as u64))
             }
             Err(CommitError::Failed(e)) | Err(CommitError::Unknown(e)) => {
                 // Left active: the driver's withTransaction retries the commit (unknown

@@ -81,7 +81,7 @@ pub struct Runner<'a> {
     /// Delays for retries after the database was unavailable (the `retry` option's
     /// strategy and attempts): an outage ends the write after those, where write conflicts
     /// are retried until the deadline.
-    outage: Box<dyn Iterator<Item = Duration> + Send>,
+    outage: Option<Box<dyn Iterator<Item = Duration> + Send>>,
     deadline: std::time::Instant,
     /// Run the next attempt alone: set after this write failed inside a group that others
     /// had joined first, so its error is judged against committed state only.
@@ -102,7 +102,7 @@ impl<'a> Runner<'a> {
             .build();
         Ok(Runner {
             ops: &p.ops,
-            outage: p.ops.retry.delays(),
+            outage: None,
             delays,
             deadline: std::time::Instant::now() + p.txn_timeout,
             solo,
@@ -114,7 +114,11 @@ impl<'a> Runner<'a> {
     async fn backoff(&mut self, e: mongodb::error::Error) -> Option<crate::ArgonError> {
         let unavailable = crate::ArgonError::from(e.clone()).is_unavailable();
         let next = if unavailable {
-            self.outage.next().filter(|_| self.ops.retry.withdraw())
+            let ops = self.ops;
+            self.outage
+                .get_or_insert_with(|| ops.retry.delays())
+                .next()
+                .filter(|_| ops.retry.withdraw())
         } else {
             self.delays.next()
         };
@@ -247,9 +251,12 @@ impl Turn<'_> {
     }
 
     /// Ends this member's turn. `None` means "run the body again"; `Some` is the outcome.
+    /// Ends the member's turn with its body's outcome and the number of WAL records it
+    /// wrote (counted in `argon_wal_records_total` once its group commits).
     pub async fn finish<T>(
         mut self,
         outcome: TxResult<T>,
+        records: u64,
         runner: &mut Runner<'_>,
     ) -> Option<crate::Result<T>> {
         let groups = self.groups;
@@ -273,7 +280,13 @@ impl Turn<'_> {
                     settled
                 };
                 return match settled {
-                    Settled::Committed => Some(Ok(v)),
+                    Settled::Committed => {
+                        runner
+                            .ops
+                            .telemetry
+                            .incr(crate::telemetry::WAL_RECORDS_TOTAL, records);
+                        Some(Ok(v))
+                    }
                     Settled::Retry { conflict: None } => None,
                     Settled::Retry { conflict: Some(e) } => runner.backoff(e).await.map(Err),
                     Settled::Failed(e) => Some(Err(e.into())),
@@ -449,12 +462,13 @@ macro_rules! run_txn {
             let mut runner = $crate::write::txn::Runner::new($p, $solo)?;
             loop {
                 let mut turn = $p.write_groups.enter($p, runner.solo).await?;
-                let outcome = {
+                let (outcome, records) = {
                     let ($s, mut alloc) = turn.parts();
                     let $a = &mut alloc;
-                    $body.await
+                    let outcome = $body.await;
+                    (outcome, alloc.records())
                 };
-                if let Some(r) = turn.finish(outcome, &mut runner).await {
+                if let Some(r) = turn.finish(outcome, records, &mut runner).await {
                     break r;
                 }
             }
