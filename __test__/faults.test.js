@@ -227,3 +227,50 @@ test('traffic black-holed: operations fail instead of hanging, health goes unhea
     await srv.stop()
   }
 })
+
+test('reads retried across dropped connections all succeed, and the retries are counted', { timeout: 180_000 }, async () => {
+  const srv = await startServer()
+  const p = await proxy(srv.port)
+  // The driver's own read retry is off, so every retry here is Argon's.
+  const argon = await Argon.connect(`mongodb://127.0.0.1:${p.port}/?directConnection=true&retryReads=false`, {
+    database: freshDb('readretry'),
+    serverSelectionTimeoutMs: 5000,
+    monitor: false,
+    capture: 'off',
+    retry: { strategy: 'exponential', maxAttempts: 10, baseDelayMs: 10, maxDelayMs: 200, budgetRatio: 1 },
+    breaker: { failureThreshold: 1000, openMs: 1000, halfOpenSuccesses: 1 },
+  })
+  try {
+    const c = argon.branch('main').collection('r')
+    await c.insertMany(Array.from({ length: 20 }, (_, i) => ({ _id: i })))
+    let stop = false
+    const failures = []
+    let reads = 0
+    const readers = Array.from({ length: 4 }, async (_, w) => {
+      for (let i = 0; !stop; i++) {
+        try {
+          const d = await c.findOne({ _id: (w + i) % 20 })
+          assert.equal(d._id, (w + i) % 20)
+          reads += 1
+        } catch (e) {
+          failures.push(e.code)
+        }
+      }
+    })
+    for (let k = 0; k < 10; k++) {
+      await new Promise((r) => setTimeout(r, 100))
+      p.dropAll()
+    }
+    stop = true
+    await Promise.all(readers)
+    assert.deepEqual(failures, [], 'no read failed')
+    assert.ok(reads > 20, `reads: ${reads}`)
+    const text = await argon.metrics()
+    const line = text.split('\n').find((l) => l.startsWith('argon_retries_total '))
+    assert.ok(line && Number(line.split(' ')[1]) > 0, `retries counted: ${line}`)
+  } finally {
+    await argon.close({ timeoutMs: 1000 })
+    await p.stop()
+    await srv.stop()
+  }
+})

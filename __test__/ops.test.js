@@ -400,3 +400,44 @@ test('verify finds nothing wrong in a busy project, and reports each kind of dam
     await argon.close()
   }
 })
+
+test('WAL records are counted once, when their write commits: bulkWrite, transactions, aborts', async () => {
+  const argon = await open()
+  try {
+    const c = argon.branch('main').collection('w')
+    const wal = async () => sample(await argon.metrics(), 'argon_wal_records_total') ?? 0
+    await c.insertMany([{ _id: 1 }, { _id: 2 }])
+    assert.equal(await wal(), 2)
+    await c.bulkWrite([{ insertOne: { document: { _id: 3 } } }, { updateOne: { filter: { _id: 1 }, update: { $set: { a: 1 } } } }, { deleteOne: { filter: { _id: 2 } } }])
+    assert.equal(await wal(), 5)
+    const s = argon.startSession()
+    await s.withTransaction(async (session) => {
+      await c.insertOne({ _id: 4 }, { session })
+      await c.updateOne({ _id: 3 }, { $set: { b: 1 } }, { session })
+    })
+    assert.equal(await wal(), 7)
+    s.startTransaction()
+    await c.insertOne({ _id: 5 }, { session: s })
+    await s.abortTransaction()
+    await s.endSession()
+    assert.equal(await wal(), 7, 'an aborted transaction wrote nothing')
+  } finally {
+    await argon.close()
+  }
+})
+
+test('metrics: false records no operation, and the breaker and health still work', async () => {
+  const argon = await open({ metrics: false })
+  try {
+    const c = argon.branch('main').collection('m')
+    await c.insertOne({ _id: 1 })
+    await c.findOne({ _id: 1 })
+    const text = await argon.metrics()
+    assert.equal(sample(text, 'argon_operations_total', 'operation="insertOne",outcome="success"'), undefined)
+    assert.deepEqual((await argon.metrics({ format: 'json' })).operations, {})
+    assert.equal(sample(text, 'argon_up'), 1)
+    assert.equal((await argon.health()).status, 'healthy')
+  } finally {
+    await argon.close()
+  }
+})
