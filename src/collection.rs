@@ -205,14 +205,7 @@ impl NativeCollection {
         change: Option<Buffer>,
         options: Buffer,
     ) -> napi::Result<Buffer> {
-        let filter = doc(&filter)?;
-        let o = doc(&options)?;
-        let change_doc = match &change {
-            Some(b) => Some(doc(b)?),
-            None => None,
-        };
-        let payload = change_doc.as_ref().and_then(|d| d.get("v").cloned());
-        let (kind, change, mo) = parse_modify(&op, payload, &o)?;
+        let (filter, kind, change, mo) = modify_args(&op, &filter, change.as_deref(), &options)?;
         let r = self
             .inner
             .modify_txn(txn as u64, kind, filter, change, mo)
@@ -246,14 +239,7 @@ impl NativeCollection {
         change: Option<Buffer>,
         options: Buffer,
     ) -> napi::Result<Buffer> {
-        let filter = doc(&filter)?;
-        let o = doc(&options)?;
-        let change_doc = match &change {
-            Some(b) => Some(doc(b)?),
-            None => None,
-        };
-        let payload = change_doc.as_ref().and_then(|d| d.get("v").cloned());
-        let (kind, change, mo) = parse_modify(&op, payload, &o)?;
+        let (filter, kind, change, mo) = modify_args(&op, &filter, change.as_deref(), &options)?;
         let r = self.inner.modify(kind, filter, change, mo).await.napi()?;
         modify_reply(r)
     }
@@ -463,4 +449,22 @@ fn write_errors(errors: &[(usize, ArgonError)]) -> Vec<Bson> {
             })
         })
         .collect()
+}
+
+/// A write's arguments as JS sends them: the filter, `{ v: update | replacement }` (none
+/// for deletes) and the options, all BSON.
+fn modify_args(
+    op: &str,
+    filter: &[u8],
+    change: Option<&[u8]>,
+    options: &[u8],
+) -> napi::Result<(Document, &'static str, Change, ModifyOpts)> {
+    let filter = doc(filter)?;
+    let o = doc(options)?;
+    let payload = match change {
+        Some(b) => doc(b)?.get("v").cloned(),
+        None => None,
+    };
+    let (kind, change, mo) = parse_modify(op, payload, &o)?;
+    Ok((filter, kind, change, mo))
 }
