@@ -99,6 +99,13 @@ export declare class NativeCollection {
   /** `find` inside transaction `txn`: `{ v: [documents] }` as BSON. */
   findTxn(txn: number, filter: Buffer, options: Buffer): Promise<Buffer>
   /**
+   * `aggregate` inside transaction `txn` (`pipeline` is BSON `{ p: [...] }`): `{ v:
+   * [documents] }` as BSON.
+   */
+  aggregateTxn(txn: number, pipeline: Buffer, options: Buffer): Promise<Buffer>
+  /** `distinct` inside transaction `txn`: `{ v: [values] }` as BSON. */
+  distinctTxn(txn: number, field: string, filter: Buffer, options: Buffer): Promise<Buffer>
+  /**
    * op: updateOne | updateMany | replaceOne | deleteOne | deleteMany |
    * findOneAndUpdate | findOneAndReplace | findOneAndDelete.
    */
@@ -108,8 +115,8 @@ export declare class NativeCollection {
   aggregate(pipeline: Buffer, options: Buffer): Promise<NativeCursor>
   countDocuments(filter: Buffer, options: Buffer): Promise<number>
   estimatedDocumentCount(): Promise<number>
-  /** Returns BSON `{ v: [...] }`. */
-  distinct(field: string, filter: Buffer): Promise<Buffer>
+  /** Returns BSON `{ v: [...] }`. Options: collation, hint, comment, maxTimeMS. */
+  distinct(field: string, filter: Buffer, options: Buffer): Promise<Buffer>
   createIndex(keys: Buffer, options: Buffer): Promise<string>
   dropIndex(name: string): Promise<void>
   /** Returns BSON `{ v: [...] }`. */

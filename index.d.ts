@@ -11,6 +11,8 @@ import type {
   AnyBulkWriteOperation,
   BulkWriteOptions,
   CountDocumentsOptions,
+  CollationOptions,
+  DistinctOptions,
   CreateIndexesOptions,
   DeleteOptions,
   DeleteResult,
@@ -43,10 +45,11 @@ import type {
 export type { Document, Filter, UpdateFilter, WithId, OptionalUnlessRequiredId, Sort } from 'mongodb'
 
 /**
- * Driver options minus those argondb rejects at run time (`INVALID_ARGUMENT`): sessions
- * (branch writes run in argondb's own transactions), `collation` and `let`.
+ * Driver options, with argondb's own session type. `collation`, `hint`, `comment`, `let`
+ * and `maxTimeMS` are honoured on every level of a branch or past view, as MongoDB
+ * evaluates them (docs/compatibility.md).
  */
-export type ArgonOptions<O> = Omit<O, 'session' | 'collation' | 'let'> & {
+export type ArgonOptions<O> = Omit<O, 'session'> & {
   /** A session from `argon.startSession()`: the call runs in its transaction, if one is in progress. */
   session?: ArgonSession
 }
@@ -55,8 +58,8 @@ export type ArgonOptions<O> = Omit<O, 'session' | 'collation' | 'let'> & {
  * A session for transactions the driver's way. All writes of one transaction (on one
  * branch, at its head) commit atomically under one LSN; reads in it see its own writes.
  * Inside a transaction: insertOne/insertMany, updateOne/updateMany, replaceOne,
- * deleteOne/deleteMany, findOneAnd*, find/findOne and countDocuments; other calls fail
- * with `INVALID_TRANSACTION`.
+ * deleteOne/deleteMany, findOneAnd*, find/findOne, countDocuments, aggregate and
+ * distinct; other calls fail with `INVALID_TRANSACTION`.
  */
 export declare class ArgonSession {
   private constructor()
@@ -593,8 +596,8 @@ export declare class Collection<TSchema extends Document = Document> {
   countDocuments(filter?: Filter<TSchema>, options?: ArgonOptions<CountDocumentsOptions>): Promise<number>
   estimatedDocumentCount(options?: ArgonOptions<EstimatedDocumentCountOptions>): Promise<number>
 
-  distinct<Key extends keyof WithId<TSchema>>(key: Key, filter?: Filter<TSchema>): Promise<Array<Flatten<WithId<TSchema>[Key]>>>
-  distinct(key: string, filter?: Filter<TSchema>): Promise<any[]>
+  distinct<Key extends keyof WithId<TSchema>>(key: Key, filter?: Filter<TSchema>, options?: ArgonOptions<DistinctOptions>): Promise<Array<Flatten<WithId<TSchema>[Key]>>>
+  distinct(key: string, filter?: Filter<TSchema>, options?: ArgonOptions<DistinctOptions>): Promise<any[]>
 
   findOneAndUpdate(
     filter: Filter<TSchema>,
@@ -668,6 +671,13 @@ export declare class FindCursor<TSchema = any> extends ArgonCursor<TSchema> {
   limit(value: number): this
   /** Sets a projection; retype the result with the type argument, as with the driver. */
   project<T extends Document = Document>(value: Document): FindCursor<T>
+  /** The collation the filter and sort use, on every level of the view. */
+  collation(value: CollationOptions): this
+  /** An index of the collection (name or key pattern) for the head parts of the read. */
+  hint(value: string | Document): this
+  comment(value: unknown): this
+  /** The server's time limit for each query of the read; exceeded: code 50 (MaxTimeMSExpired). */
+  maxTimeMS(value: number): this
 }
 
 export declare class AggregationCursor<TSchema = any> extends ArgonCursor<TSchema> {

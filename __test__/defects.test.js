@@ -223,29 +223,3 @@ test("9. an unordered insertMany with duplicates fails with the driver's whole r
     await argon.close()
   }
 })
-
-test('options Argon does not honour yet are refused by name, never silently dropped', async () => {
-  const argon = await open()
-  try {
-    const c = argon.branch('main').collection('opt')
-    await c.insertMany([{ _id: 1, s: 'a' }, { _id: 2, s: 'A' }])
-    const collation = { locale: 'en', strength: 2 }
-    const calls = [
-      ['distinct', () => c.distinct('s', {}, { collation })],
-      ['find', () => c.find({ s: 'a' }, { collation }).toArray()],
-      ['find', () => c.find({}, { hint: { _id: 1 } }).toArray()],
-      ['find', () => c.find({}, { maxTimeMS: 1000 }).toArray()],
-      ['countDocuments', () => c.countDocuments({}, { comment: 'x' })],
-      ['updateOne', () => c.updateOne({ s: 'a' }, { $set: { x: 1 } }, { collation })],
-      ['deleteMany', () => c.deleteMany({}, { hint: { _id: 1 } })],
-      ['aggregate', () => c.aggregate([], { let: { a: 1 } }).toArray()],
-    ]
-    for (const [name, call] of calls) {
-      await assert.rejects(call(), (e) => e.code === 'INVALID_ARGUMENT' && /option `\w+`/.test(e.message), name)
-    }
-    assert.equal(await c.countDocuments({ x: 1 }), 0, 'nothing was written')
-    assert.equal(await c.countDocuments({}), 2)
-  } finally {
-    await argon.close()
-  }
-})

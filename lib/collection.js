@@ -109,7 +109,9 @@ class Collection {
       if (names.length !== 1) throw new ArgonError('INVALID_ARGUMENT', `bulkWrite operation ${i} must have exactly one of insertOne, updateOne, updateMany, replaceOne, deleteOne, deleteMany`)
       const name = names[0]
       const spec = o[name] || {}
-      const opts = (extra) => cleanOptions({ upsert: spec.upsert, arrayFilters: spec.arrayFilters, sort: spec.sort, collation: spec.collation, hint: spec.hint, ...extra })
+      // Per operation: collation and hint; for the whole bulk: let and comment.
+      const common = { collation: spec.collation, hint: spec.hint, let: options.let, comment: options.comment }
+      const opts = (extra) => cleanOptions({ upsert: spec.upsert, arrayFilters: spec.arrayFilters, sort: spec.sort, ...common, ...extra })
       switch (name) {
         case 'insertOne':
           return { op: name, document: this._ensureId(spec.document) }
@@ -122,7 +124,7 @@ class Collection {
           return { op: name, filter: spec.filter ?? {}, change: spec.replacement, options: opts({ arrayFilters: undefined }) }
         case 'deleteOne':
         case 'deleteMany':
-          return { op: name, filter: spec.filter ?? {}, options: cleanOptions({ collation: spec.collation, hint: spec.hint }) }
+          return { op: name, filter: spec.filter ?? {}, options: cleanOptions(common) }
         default:
           throw new ArgonError('INVALID_ARGUMENT', `bulkWrite operation ${i}: unknown operation ${name}`)
       }
@@ -216,8 +218,7 @@ class Collection {
       const native = {
         find: async (f, optsBuf) => {
           const buf = await this._call(this._native.findTxn(await session._txn(), f, optsBuf))
-          const docs = this._codec.decode(buf).v
-          return { takePrefetched: () => this._codec.encodeMany(docs), exhausted: true, nextBatch: async () => Buffer.alloc(0), close: async () => {} }
+          return prefetched(this._codec, this._codec.decode(buf).v)
         },
       }
       return new FindCursor(this._codec, native, filter, opts, op)
@@ -248,15 +249,27 @@ class Collection {
   }
 
   aggregate(pipeline = [], options = {}) {
-    options = this._noTxn('aggregate', options)
+    const [session, o] = this._session(options)
     if (!Array.isArray(pipeline)) throw new ArgonError('INVALID_ARGUMENT', 'aggregate needs an array pipeline')
-    return new AggregationCursor(this._codec, this._native, pipeline, cleanOptions(options))
+    if (session) {
+      // Inside a transaction: run in its session (its own writes included), all at once.
+      const native = {
+        aggregate: async (p, optsBuf) => {
+          const buf = await this._call(this._native.aggregateTxn(await session._txn(), p, optsBuf))
+          return prefetched(this._codec, this._codec.decode(buf).v)
+        },
+      }
+      return new AggregationCursor(this._codec, native, pipeline, cleanOptions(o))
+    }
+    return new AggregationCursor(this._codec, this._native, pipeline, cleanOptions(o))
   }
 
   async countDocuments(filter = {}, options = {}) {
     const [session, o] = this._session(options)
     if (session) {
-      const buf = await this._call(this._native.findTxn(await session._txn(), this._codec.encode(filter), this._codec.encode(cleanOptions({ skip: o.skip, limit: o.limit, projection: undefined }))))
+      const { skip, limit, collation, hint, comment, maxTimeMS } = o
+      const opts = cleanOptions({ skip, limit, collation, hint, comment, maxTimeMS, let: o.let })
+      const buf = await this._call(this._native.findTxn(await session._txn(), this._codec.encode(filter), this._codec.encode(opts)))
       return this._codec.decode(buf).v.length
     }
     return this._call(this._native.countDocuments(this._codec.encode(filter), this._codec.encode(cleanOptions(o))))
@@ -266,13 +279,15 @@ class Collection {
     return this._call(this._native.estimatedDocumentCount())
   }
 
+  /** Options: collation, hint, comment, maxTimeMS (MongoDB's distinct takes no others), session. */
   async distinct(key, filter = {}, options = {}) {
-    options = this._noTxn('distinct', options)
-    // distinct honours no option yet: refuse each by name rather than drop it.
-    for (const k of Object.keys(cleanOptions(options))) {
-      throw new ArgonError('INVALID_ARGUMENT', `option \`${k}\` is not supported by argondb's distinct yet`)
+    const [session, o] = this._session(options)
+    const opts = cleanOptions(o)
+    for (const k of Object.keys(opts)) {
+      if (!DISTINCT_OPTIONS.has(k)) throw new ArgonError('INVALID_ARGUMENT', `option \`${k}\` is not an option of distinct`)
     }
-    const buf = await this._call(this._native.distinct(String(key), this._codec.encode(filter)))
+    const args = [String(key), this._codec.encode(filter), this._codec.encode(opts)]
+    const buf = session ? await this._call(this._native.distinctTxn(await session._txn(), ...args)) : await this._call(this._native.distinct(...args))
     return this._codec.decode(buf).v
   }
 
@@ -310,6 +325,14 @@ class Collection {
   async drop() {
     return this._call(this._native.drop())
   }
+}
+
+/** The options distinct takes (as the driver's DistinctOptions), besides `session`. */
+const DISTINCT_OPTIONS = new Set(['collation', 'hint', 'comment', 'maxTimeMS', 'readPreference', 'readConcern'])
+
+/** A native-cursor stand-in over documents read at once (inside a transaction). */
+function prefetched(codec, docs) {
+  return { takePrefetched: () => codec.encodeMany(docs), exhausted: true, nextBatch: async () => Buffer.alloc(0), close: async () => {} }
 }
 
 /**

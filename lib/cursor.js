@@ -140,6 +140,29 @@ class FindCursor extends ArgonCursor {
     this._opts.projection = p
     return this
   }
+
+  /** As the driver's: `collation({ locale, strength, ... })`, `hint(nameOrKeys)`, `comment(value)`, `maxTimeMS(ms)`. */
+  collation(c) {
+    return this._set('collation', c)
+  }
+
+  hint(h) {
+    return this._set('hint', h)
+  }
+
+  comment(c) {
+    return this._set('comment', c)
+  }
+
+  maxTimeMS(ms) {
+    return this._set('maxTimeMS', ms)
+  }
+
+  _set(name, value) {
+    this._checkNotStarted()
+    this._opts[name] = value
+    return this
+  }
 }
 
 class AggregationCursor extends ArgonCursor {

@@ -5,7 +5,7 @@ use crate::convert::{doc, docs, docs_reply, opt_bool, opt_doc, opt_i64, to_bytes
 use crate::cursor::NativeCursor;
 use crate::errors::{to_napi, IntoNapi};
 use argon_core::bson::{doc, Bson, Document};
-use argon_core::{ArgonError, Change, Coll, FindOpts, ModifyOpts};
+use argon_core::{ArgonError, Change, Coll, FindOpts, ModifyOpts, QueryOpts};
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 
@@ -20,14 +20,40 @@ impl NativeCollection {
     }
 }
 
-fn find_opts(o: &Document) -> FindOpts {
-    FindOpts {
+fn find_opts(o: &Document) -> napi::Result<FindOpts> {
+    reject_unsupported(o)?;
+    Ok(FindOpts {
         sort: opt_doc(o, "sort"),
         skip: opt_i64(o, "skip").map(|n| n.max(0) as u64),
         limit: opt_i64(o, "limit").filter(|n| *n != 0),
         projection: opt_doc(o, "projection"),
         batch_size: opt_i64(o, "batchSize").map(|n| n.clamp(1, u32::MAX as i64) as u32),
-    }
+        q: query_opts(o)?,
+    })
+}
+
+/// collation, hint, comment, let and maxTimeMS, checked.
+fn query_opts(o: &Document) -> napi::Result<QueryOpts> {
+    QueryOpts::parse(o).map_err(to_napi)
+}
+
+/// A pipeline sent as BSON `{ p: [...] }`.
+fn pipeline_of(p: &Document) -> napi::Result<Vec<Document>> {
+    p.get_array("p")
+        .map_err(|_| {
+            to_napi(ArgonError::InvalidArgument(
+                "pipeline must be an array".into(),
+            ))
+        })?
+        .iter()
+        .map(|s| {
+            s.as_document().cloned().ok_or_else(|| {
+                to_napi(ArgonError::InvalidArgument(
+                    "each pipeline stage must be a document".into(),
+                ))
+            })
+        })
+        .collect()
 }
 
 /// How many documents the opening call fetches: the limit when it is small, else the
@@ -60,15 +86,9 @@ fn array_filters(o: &Document) -> napi::Result<Option<Vec<Document>>> {
     }
 }
 
-/// Driver options Argon does not honour yet: refused by name, never silently ignored.
-pub(crate) const UNSUPPORTED_OPTIONS: &[&str] = &[
-    "collation",
-    "session",
-    "let",
-    "hint",
-    "comment",
-    "maxTimeMS",
-];
+/// Driver options the native layer never takes: a session is resolved in JS (a
+/// transaction's id is passed instead); one reaching here is refused by name.
+pub(crate) const UNSUPPORTED_OPTIONS: &[&str] = &["session"];
 
 fn reject_unsupported(o: &Document) -> napi::Result<()> {
     for k in UNSUPPORTED_OPTIONS {
@@ -223,10 +243,50 @@ impl NativeCollection {
         options: Buffer,
     ) -> napi::Result<Buffer> {
         let filter = doc(&filter)?;
+        let fo = find_opts(&doc(&options)?)?;
+        docs_reply(self.inner.find_txn(txn as u64, filter, fo).await.napi()?)
+    }
+
+    /// `aggregate` inside transaction `txn` (`pipeline` is BSON `{ p: [...] }`): `{ v:
+    /// [documents] }` as BSON.
+    #[napi(catch_unwind)]
+    pub async fn aggregate_txn(
+        &self,
+        txn: f64,
+        pipeline: Buffer,
+        options: Buffer,
+    ) -> napi::Result<Buffer> {
+        let stages = pipeline_of(&doc(&pipeline)?)?;
         let o = doc(&options)?;
         reject_unsupported(&o)?;
-        let fo = find_opts(&o);
-        docs_reply(self.inner.find_txn(txn as u64, filter, fo).await.napi()?)
+        let q = query_opts(&o)?;
+        docs_reply(
+            self.inner
+                .aggregate_txn(txn as u64, stages, q)
+                .await
+                .napi()?,
+        )
+    }
+
+    /// `distinct` inside transaction `txn`: `{ v: [values] }` as BSON.
+    #[napi(catch_unwind)]
+    pub async fn distinct_txn(
+        &self,
+        txn: f64,
+        field: String,
+        filter: Buffer,
+        options: Buffer,
+    ) -> napi::Result<Buffer> {
+        let filter = doc(&filter)?;
+        let o = doc(&options)?;
+        reject_unsupported(&o)?;
+        let q = query_opts(&o)?;
+        let v = self
+            .inner
+            .distinct_txn(txn as u64, &field, filter, q)
+            .await
+            .napi()?;
+        Ok(to_bytes(&doc! {"v": v})?.into())
     }
 
     /// op: updateOne | updateMany | replaceOne | deleteOne | deleteMany |
@@ -252,9 +312,7 @@ impl NativeCollection {
         op: Option<String>,
     ) -> napi::Result<NativeCursor> {
         let filter = doc(&filter)?;
-        let o = doc(&options)?;
-        reject_unsupported(&o)?;
-        let fo = find_opts(&o);
+        let fo = find_opts(&doc(&options)?)?;
         let first = first_batch(&fo);
         let op = op.as_deref().unwrap_or("find");
         let c = self.inner.find_as(op, filter, fo).await.napi()?;
@@ -264,27 +322,12 @@ impl NativeCollection {
     /// `pipeline` is BSON `{ p: [...] }`.
     #[napi(catch_unwind)]
     pub async fn aggregate(&self, pipeline: Buffer, options: Buffer) -> napi::Result<NativeCursor> {
-        let p = doc(&pipeline)?;
+        let stages = pipeline_of(&doc(&pipeline)?)?;
         let o = doc(&options)?;
         reject_unsupported(&o)?;
-        let stages = p
-            .get_array("p")
-            .map_err(|_| {
-                to_napi(ArgonError::InvalidArgument(
-                    "pipeline must be an array".into(),
-                ))
-            })?
-            .iter()
-            .map(|s| {
-                s.as_document().cloned().ok_or_else(|| {
-                    to_napi(ArgonError::InvalidArgument(
-                        "each pipeline stage must be a document".into(),
-                    ))
-                })
-            })
-            .collect::<napi::Result<Vec<_>>>()?;
+        let q = query_opts(&o)?;
         let batch = opt_i64(&o, "batchSize").map(|n| n.clamp(1, u32::MAX as i64) as u32);
-        let c = self.inner.aggregate(stages, batch).await.napi()?;
+        let c = self.inner.aggregate(stages, batch, q).await.napi()?;
         NativeCursor::open(c, batch.unwrap_or(101) as usize)
             .await
             .napi()
@@ -296,9 +339,10 @@ impl NativeCollection {
         let o = doc(&options)?;
         reject_unsupported(&o)?;
         let skip = opt_i64(&o, "skip").map(|n| n.max(0) as u64);
+        let q = query_opts(&o)?;
         let n = self
             .inner
-            .count_documents(filter, skip, opt_i64(&o, "limit"))
+            .count_documents(filter, skip, opt_i64(&o, "limit"), q)
             .await
             .napi()?;
         Ok(n as f64)
@@ -309,11 +353,19 @@ impl NativeCollection {
         Ok(self.inner.estimated_document_count().await.napi()? as f64)
     }
 
-    /// Returns BSON `{ v: [...] }`.
+    /// Returns BSON `{ v: [...] }`. Options: collation, hint, comment, maxTimeMS.
     #[napi(catch_unwind)]
-    pub async fn distinct(&self, field: String, filter: Buffer) -> napi::Result<Buffer> {
+    pub async fn distinct(
+        &self,
+        field: String,
+        filter: Buffer,
+        options: Buffer,
+    ) -> napi::Result<Buffer> {
         let filter = doc(&filter)?;
-        let v = self.inner.distinct(&field, filter).await.napi()?;
+        let o = doc(&options)?;
+        reject_unsupported(&o)?;
+        let q = query_opts(&o)?;
+        let v = self.inner.distinct(&field, filter, q).await.napi()?;
         Ok(to_bytes(&doc! {"v": v})?.into())
     }
 
@@ -411,6 +463,7 @@ fn parse_modify(
         return_after: o.get_str("returnDocument").ok() == Some("after"),
         want_doc,
         projection: opt_doc(o, "projection"),
+        q: query_opts(o)?,
     };
     Ok((kind, change, mo))
 }

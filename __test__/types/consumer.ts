@@ -150,11 +150,14 @@ async function main(): Promise<void> {
   await users.deleteMany({})
   await users.deleteMany()
 
-  // a driver session is not an Argon session; collation and let are rejected by argondb
+  // a driver session is not an Argon session; the driver's query options type-check
   // @ts-expect-error: sessions come from argon.startSession()
   await users.updateOne({ name: 'ada' }, { $set: { age: 1 } }, { session: {} as import('mongodb').ClientSession })
-  // @ts-expect-error: no collation
-  users.find({}, { collation: { locale: 'fr' } })
+  users.find({}, { collation: { locale: 'fr' }, hint: 'name_1', comment: 'c', maxTimeMS: 50, let: { v: 1 } }).collation({ locale: 'en', strength: 2 }).maxTimeMS(10)
+  const kinds: string[] = await users.distinct('name', {}, { collation: { locale: 'en' }, maxTimeMS: 100 })
+  void kinds
+  // @ts-expect-error: collation needs a locale
+  users.find({}, { collation: { strength: 2 } })
 
   // find-and-modify
   const after: WithId<User> | null = await users.findOneAndUpdate({ name: 'ada' }, { $set: { age: 40 } }, { returnDocument: 'after', upsert: true })

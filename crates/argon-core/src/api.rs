@@ -9,6 +9,7 @@ use crate::lsn::Lsn;
 use crate::names::{self, head_collection, validate_branch_name, validate_collection_name, MAIN};
 use crate::options::ConnectOptions;
 use crate::project::Project;
+use crate::read::query_opts::QueryOpts;
 use crate::read::{DocCursor, FindOpts, ReadView};
 use crate::timetravel::diff::{self, Counts, DiffOutcome, Point};
 use crate::timetravel::timepoint::AtSpec;
@@ -696,6 +697,18 @@ impl Project {
     }
 }
 
+/// Drains a cursor read in a transaction's session.
+async fn drain(
+    mut cur: mongodb::SessionCursor<Document>,
+    s: &mut mongodb::ClientSession,
+) -> Result<Vec<Document>> {
+    let mut out = Vec::new();
+    while let Some(d) = cur.next(&mut *s).await {
+        out.push(d?);
+    }
+    Ok(out)
+}
+
 /// One collection on one branch, at its head (`at == None`) or at a past LSN (read-only).
 #[derive(Clone)]
 pub struct Coll {
@@ -895,14 +908,10 @@ impl Coll {
                 let (s, _) = g.parts();
                 if crate::read::view::is_plain(&levels) {
                     let coll = self.p.db.collection::<Document>(&self.name);
-                    let mut cur = crate::read::plain_find(&coll, filter, &o)
+                    let cur = crate::read::plain_find(&coll, filter, &o)
                         .session(&mut *s)
                         .await?;
-                    let mut out = Vec::new();
-                    while let Some(d) = cur.next(&mut *s).await {
-                        out.push(d?);
-                    }
-                    return Ok(out);
+                    return drain(cur, s).await;
                 }
                 if o.projection.as_ref().is_some_and(|p| !p.is_empty()) {
                     return Err(ArgonError::InvalidTransaction(
@@ -915,16 +924,11 @@ impl Coll {
                     filter,
                     sort: o.sort.as_ref(),
                     limit: limit.map(|l| l.saturating_add(skip).min(i64::MAX as usize) as i64),
+                    exact_ids: o.q.collated(),
                     ..Default::default()
                 };
-                // A read: the view, no unique indexes to check.
-                let target = Target {
-                    p: &self.p,
-                    coll: &self.name,
-                    levels,
-                    uniques: Vec::new(),
-                };
-                let mut docs = write::view_in_txn(&target, s, &q).await?;
+                let target = self.read_target(levels);
+                let mut docs = write::view_in_txn_with(&target, s, &q, &o.q).await?;
                 for d in &mut docs {
                     names::strip_reserved(d);
                 }
@@ -935,6 +939,103 @@ impl Coll {
                 Ok(docs)
             })
             .await
+    }
+
+    /// A view to read in a transaction: the levels, no unique indexes to check.
+    fn read_target(&self, levels: Vec<Level>) -> Target<'_> {
+        Target {
+            p: &self.p,
+            coll: &self.name,
+            levels,
+            uniques: Vec::new(),
+        }
+    }
+
+    /// `aggregate` inside a user transaction (reads its own writes), read at once. On
+    /// main's head the pipeline runs on the collection in the transaction's session.
+    /// Elsewhere `$unionWith` is not allowed in a transaction, so the view's documents
+    /// (filtered by a leading `$match`) are read part by part and the rest of the pipeline
+    /// runs over them with `$documents`: up to MongoDB's 16 MB command size.
+    pub async fn aggregate_txn(
+        &self,
+        txn: u64,
+        mut user: Vec<Document>,
+        qo: QueryOpts,
+    ) -> Result<Vec<Document>> {
+        self.ops()
+            .run_once("aggregate", async {
+                let txn = self.p.txn(txn)?;
+                let mut g = txn.0.lock().await;
+                g.enter(&self.branch, self.at.is_some())?;
+                check_reserved(&user.iter().collect::<Vec<_>>())?;
+                crate::read::check_pipeline(&user)?;
+                let levels = self.view().await?;
+                let (s, _) = g.parts();
+                if crate::read::view::is_plain(&levels) {
+                    let mut pipeline = vec![doc! {"$unset": names::F_LSN}];
+                    pipeline.append(&mut user);
+                    let cur = self
+                        .p
+                        .db
+                        .collection::<Document>(&self.name)
+                        .aggregate(pipeline)
+                        .with_options(qo.aggregate(true, None))
+                        .session(&mut *s)
+                        .await?;
+                    return drain(cur, s).await;
+                }
+                let filter = match user.first().and_then(|st| st.get_document("$match").ok()) {
+                    Some(m) => {
+                        let m = m.clone();
+                        user.remove(0);
+                        m
+                    }
+                    None => doc! {},
+                };
+                let q = crate::read::view::ViewQuery {
+                    filter,
+                    exact_ids: qo.collated(),
+                    ..Default::default()
+                };
+                let target = self.read_target(levels);
+                let docs = write::view_in_txn_with(&target, s, &q, &qo).await?;
+                let docs: Vec<Bson> = docs
+                    .into_iter()
+                    .map(|mut d| {
+                        names::strip_reserved(&mut d);
+                        Bson::Document(d)
+                    })
+                    .collect();
+                let mut pipeline = vec![doc! {"$documents": docs}];
+                pipeline.append(&mut user);
+                let cur = self
+                    .p
+                    .db
+                    .aggregate(pipeline)
+                    .with_options(qo.aggregate(false, None))
+                    .session(&mut *s)
+                    .await?;
+                drain(cur, s).await
+            })
+            .await
+    }
+
+    /// `distinct` inside a user transaction, as an aggregation (`aggregate_txn`).
+    pub async fn distinct_txn(
+        &self,
+        txn: u64,
+        field: &str,
+        filter: Document,
+        qo: QueryOpts,
+    ) -> Result<Vec<Bson>> {
+        crate::read::check_distinct(field, &qo)?;
+        check_reserved(&[&filter, &doc! {field: 1}])?;
+        let pipeline = crate::read::distinct_stages(field, Some(filter));
+        let groups = self.aggregate_txn(txn, pipeline, qo).await?;
+        Ok(groups
+            .into_iter()
+            .map(|mut d| d.remove("_id").unwrap_or(Bson::Null))
+            .collect())
     }
 
     /// `bulkWrite`: the operations as one logical write (one LSN), ordered or not.
@@ -1037,10 +1138,12 @@ impl Coll {
         filter: Document,
         skip: Option<u64>,
         limit: Option<i64>,
+        qo: QueryOpts,
     ) -> Result<u64> {
         self.ops()
             .run("countDocuments", true, || {
                 let filter = filter.clone();
+                let qo = &qo;
                 async move {
                     check_reserved(&[&filter])?;
                     let levels = self.view().await?;
@@ -1049,7 +1152,7 @@ impl Coll {
                         coll: &self.name,
                         levels,
                     }
-                    .count(filter, skip, limit)
+                    .count(filter, skip, limit, qo)
                     .await
                 }
             })
@@ -1067,10 +1170,16 @@ impl Coll {
         .await
     }
 
-    pub async fn distinct(&self, field: &str, filter: Document) -> Result<Vec<Bson>> {
+    pub async fn distinct(
+        &self,
+        field: &str,
+        filter: Document,
+        qo: QueryOpts,
+    ) -> Result<Vec<Bson>> {
         self.ops()
             .run("distinct", true, || {
                 let filter = filter.clone();
+                let qo = &qo;
                 async move {
                     check_reserved(&[&filter, &doc! {field: 1}])?;
                     let levels = self.view().await?;
@@ -1079,7 +1188,7 @@ impl Coll {
                         coll: &self.name,
                         levels,
                     }
-                    .distinct(field, filter)
+                    .distinct(field, filter, qo)
                     .await
                 }
             })
@@ -1090,10 +1199,12 @@ impl Coll {
         &self,
         pipeline: Vec<Document>,
         batch: Option<u32>,
+        qo: QueryOpts,
     ) -> Result<DocCursor> {
         self.ops()
             .run("aggregate", true, || {
                 let pipeline = pipeline.clone();
+                let qo = &qo;
                 async move {
                     check_reserved(&pipeline.iter().collect::<Vec<_>>())?;
                     let levels = self.view().await?;
@@ -1102,7 +1213,7 @@ impl Coll {
                         coll: &self.name,
                         levels,
                     }
-                    .aggregate(pipeline, batch)
+                    .aggregate(pipeline, batch, qo)
                     .await
                 }
             })

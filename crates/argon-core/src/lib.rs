@@ -23,6 +23,7 @@ pub use api::{Argon, Coll, ResetOutcome, ResetTo, Txn};
 pub use error::{ArgonError, Result};
 pub use mongodb::bson;
 pub use options::ConnectOptions;
+pub use read::query_opts::QueryOpts;
 pub use read::{DocCursor, FindOpts};
 pub use timetravel::diff::{Counts, DiffOutcome, Point};
 pub use timetravel::timepoint::AtSpec;

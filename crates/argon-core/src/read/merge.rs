@@ -5,6 +5,8 @@
 //! inside `$unionWith` sub-pipelines (the test server scans the whole collection).
 
 use crate::error::Result;
+use crate::names::WAL;
+use crate::read::query_opts::QueryOpts;
 use crate::read::sort::compare_by;
 use futures_util::future::try_join_all;
 use mongodb::bson::{Document, RawDocumentBuf};
@@ -58,15 +60,16 @@ impl Merged {
         skip: u64,
         limit: Option<u64>,
         batch: Option<u32>,
+        q: &QueryOpts,
     ) -> Result<Merged> {
         let opened = try_join_all(parts.into_iter().map(|(name, pipeline)| {
             let coll = db.collection::<RawDocumentBuf>(&name);
+            let opts = q.aggregate(name != WAL, batch);
             async move {
-                let mut a = coll.aggregate(pipeline).with_type::<RawDocumentBuf>();
-                if let Some(n) = batch {
-                    a = a.batch_size(n);
-                }
-                a.await
+                coll.aggregate(pipeline)
+                    .with_options(opts)
+                    .with_type::<RawDocumentBuf>()
+                    .await
             }
         }))
         .await?;
@@ -92,12 +95,13 @@ impl Merged {
         sort: Option<Document>,
         skip: u64,
         limit: Option<u64>,
+        q: &QueryOpts,
     ) -> Result<Merged> {
         // A snapshot can be refused with a transient error (a collection created after
         // it, e.g. a child's first write making its head): take a newer one.
         let mut attempt = 0;
         let read = loop {
-            match read_in_snapshot(client, db, &parts).await {
+            match read_in_snapshot(client, db, &parts, q).await {
                 Err(e) if attempt < 4 && crate::error::is_transient(&e) => attempt += 1,
                 r => break r?,
             }
@@ -195,6 +199,7 @@ async fn read_in_snapshot(
     client: &Client,
     db: &Database,
     parts: &[(String, Vec<Document>)],
+    q: &QueryOpts,
 ) -> mongodb::error::Result<Vec<Part>> {
     let mut s = client.start_session().await?;
     s.start_transaction()
@@ -209,6 +214,7 @@ async fn read_in_snapshot(
         let mut cur = db
             .collection::<RawDocumentBuf>(name)
             .aggregate(pipeline.clone())
+            .with_options(q.aggregate(name != WAL, None))
             .with_type::<RawDocumentBuf>()
             .session(&mut s)
             .await?;

@@ -7,6 +7,7 @@
 //! a driver batch, except a bounded read's parts.
 
 pub mod merge;
+pub mod query_opts;
 pub mod sort;
 pub mod stream;
 pub mod view;
@@ -18,6 +19,7 @@ use crate::project::Project;
 use merge::Merged;
 use mongodb::bson::{doc, Bson, Document, RawDocumentBuf};
 use mongodb::Cursor;
+use query_opts::QueryOpts;
 use view::ViewQuery;
 
 /// find() options, as the driver names them.
@@ -28,6 +30,8 @@ pub struct FindOpts {
     pub limit: Option<i64>,
     pub projection: Option<Document>,
     pub batch_size: Option<u32>,
+    /// collation, hint, comment, let, maxTimeMS.
+    pub q: QueryOpts,
 }
 
 /// A cursor over user documents: one server cursor, or a client-side merge of the
@@ -109,6 +113,22 @@ pub(crate) fn plain_find<'a, T: Send + Sync>(
     if let Some(n) = o.batch_size {
         f = f.batch_size(n);
     }
+    let q = &o.q;
+    if let Some(c) = &q.collation {
+        f = f.collation(c.clone());
+    }
+    if let Some(h) = &q.hint {
+        f = f.hint(h.clone());
+    }
+    if let Some(c) = &q.comment {
+        f = f.comment(c.clone());
+    }
+    if let Some(l) = &q.let_vars {
+        f = f.let_vars(l.clone());
+    }
+    if let Some(t) = q.max_time {
+        f = f.max_time(t);
+    }
     f
 }
 
@@ -147,13 +167,15 @@ impl ReadView<'_> {
             sort: o.sort.as_ref(),
             skip: o.skip,
             limit: o.limit.map(|l| l.abs()),
+            exact_ids: o.q.collated(),
             ..Default::default()
         };
         // Concurrent per-level queries, merged here, unless a projection could remove the
-        // fields the merge sorts on (then one server-side aggregation does it all).
+        // fields the merge sorts on, or a collation changes the order the merge sorts in
+        // (then one server-side aggregation does it all).
         let projection = o.projection.clone().filter(|p| !p.is_empty());
         let has_sort = o.sort.as_ref().is_some_and(|s| !s.is_empty());
-        if projection.is_none() || !has_sort {
+        if !has_sort || (projection.is_none() && !o.q.collated()) {
             let tail = match &projection {
                 Some(p) => view::projection_stages(p)?,
                 None => Vec::new(),
@@ -169,10 +191,20 @@ impl ReadView<'_> {
                     o.sort.clone(),
                     skip,
                     limit,
+                    &o.q,
                 )
                 .await?
             } else {
-                Merged::open(&self.p.db, parts, o.sort.clone(), skip, limit, o.batch_size).await?
+                Merged::open(
+                    &self.p.db,
+                    parts,
+                    o.sort.clone(),
+                    skip,
+                    limit,
+                    o.batch_size,
+                    &o.q,
+                )
+                .await?
             };
             return Ok(DocCursor {
                 inner: Source::Merged(Box::new(merged)),
@@ -183,21 +215,23 @@ impl ReadView<'_> {
         if let Some(p) = o.projection.filter(|p| !p.is_empty()) {
             pipeline.extend(view::projection_stages(&p)?);
         }
-        self.aggregate_on(&plan.collection, pipeline, o.batch_size)
+        self.aggregate_on(&plan.collection, pipeline, o.batch_size, &o.q)
             .await
     }
 
+    /// An aggregation on a head collection (main's, or a plan's nearest level).
     async fn aggregate_on(
         &self,
         coll: &str,
         pipeline: Vec<Document>,
         batch: Option<u32>,
+        q: &QueryOpts,
     ) -> Result<DocCursor> {
         let c = self.raw(coll);
-        let mut a = c.aggregate(pipeline).with_type::<RawDocumentBuf>();
-        if let Some(n) = batch {
-            a = a.batch_size(n);
-        }
+        let a = c
+            .aggregate(pipeline)
+            .with_options(q.aggregate(true, batch))
+            .with_type::<RawDocumentBuf>();
         Ok(DocCursor::single(a.await?))
     }
 
@@ -206,8 +240,9 @@ impl ReadView<'_> {
         filter: Document,
         skip: Option<u64>,
         limit: Option<i64>,
+        qo: &QueryOpts,
     ) -> Result<u64> {
-        if self.plain() {
+        if self.plain() && qo.let_vars.is_none() {
             let coll = self.p.db.collection::<Document>(self.coll);
             let mut c = coll.count_documents(filter);
             if let Some(s) = skip {
@@ -216,21 +251,47 @@ impl ReadView<'_> {
             if let Some(l) = limit.filter(|l| *l > 0) {
                 c = c.limit(l as u64);
             }
+            if let Some(x) = &qo.collation {
+                c = c.collation(x.clone());
+            }
+            if let Some(h) = &qo.hint {
+                c = c.hint(h.clone());
+            }
+            if let Some(x) = &qo.comment {
+                c = c.comment(x.clone());
+            }
+            if let Some(t) = qo.max_time {
+                c = c.max_time(t);
+            }
             return Ok(c.await?);
+        }
+        if self.plain() {
+            // `let` has no place in the driver's count: count with an aggregation.
+            let mut pipeline = vec![doc! {"$match": filter}];
+            if let Some(s) = skip.filter(|s| *s > 0) {
+                pipeline.push(doc! {"$skip": i64::try_from(s).unwrap_or(i64::MAX)});
+            }
+            if let Some(l) = limit.filter(|l| *l > 0) {
+                pipeline.push(doc! {"$limit": l});
+            }
+            pipeline.push(doc! {"$count": "n"});
+            let mut cur = self.aggregate_on(self.coll, pipeline, None, qo).await?;
+            return count_of(&mut cur).await;
         }
         if skip.is_none() && limit.filter(|l| *l > 0).is_none() {
             // The parts are disjoint (nearer levels exclude what they touched): sum them.
             let q = ViewQuery {
                 filter,
+                exact_ids: qo.collated(),
                 ..Default::default()
             };
             let count = [doc! {"$count": "n"}];
             let parts = view::read_parts(&self.levels, self.coll, &q, &count);
             // One document per part: always bounded.
             let mut m = if self.snapshot_for(Some(1)) {
-                Merged::open_snapshot(&self.p.client, &self.p.db, parts, None, 0, None).await?
+                Merged::open_snapshot(&self.p.client, &self.p.db, parts, None, 0, None, qo).await?
             } else {
-                Merged::open(&self.p.db, parts, None, 0, None, None).await?
+                Merged::open(&self.p.db, parts, None, 0, None, None, qo).await?
             };
             let mut total = 0u64;
             while let Some(d) = m.next().await? {
@@ -246,22 +307,16 @@ impl ReadView<'_> {
             filter,
             skip,
             limit: limit.filter(|l| *l > 0),
+            exact_ids: qo.collated(),
             ..Default::default()
         };
         let plan = view::plan(&self.levels, self.coll, &q);
         let mut pipeline = plan.pipeline;
         pipeline.push(doc! {"$count": "n"});
-        let mut cur = self.aggregate_on(&plan.collection, pipeline, None).await?;
-        let (bytes, n) = cur.next_batch(1).await?;
-        if n == 0 {
-            return Ok(0);
-        }
-        let d: Document = mongodb::bson::from_slice(&bytes)?;
-        Ok(match d.get("n") {
-            Some(Bson::Int32(v)) => *v as u64,
-            Some(Bson::Int64(v)) => *v as u64,
-            _ => 0,
-        })
+        let mut cur = self
+            .aggregate_on(&plan.collection, pipeline, None, qo)
+            .await?;
+        count_of(&mut cur).await
     }
 
     pub async fn estimated_count(&self) -> Result<u64> {
@@ -273,34 +328,43 @@ impl ReadView<'_> {
                 .estimated_document_count()
                 .await?);
         }
-        self.count(doc! {}, None, None).await
+        self.count(doc! {}, None, None, &QueryOpts::default()).await
     }
 
-    pub async fn distinct(&self, field: &str, filter: Document) -> Result<Vec<Bson>> {
-        if field.is_empty() || field.starts_with('$') {
-            return Err(ArgonError::InvalidArgument(format!(
-                "invalid distinct field {field:?}"
-            )));
-        }
+    pub async fn distinct(
+        &self,
+        field: &str,
+        filter: Document,
+        qo: &QueryOpts,
+    ) -> Result<Vec<Bson>> {
+        check_distinct(field, qo)?;
         if self.plain() {
-            return Ok(self
-                .p
-                .db
-                .collection::<Document>(self.coll)
-                .distinct(field, filter)
-                .await?);
+            let coll = self.p.db.collection::<Document>(self.coll);
+            let mut d = coll.distinct(field, filter);
+            if let Some(x) = &qo.collation {
+                d = d.collation(x.clone());
+            }
+            if let Some(h) = &qo.hint {
+                d = d.hint(h.clone());
+            }
+            if let Some(x) = &qo.comment {
+                d = d.comment(x.clone());
+            }
+            if let Some(t) = qo.max_time {
+                d = d.max_time(t);
+            }
+            return Ok(d.await?);
         }
         let q = ViewQuery {
             filter,
+            exact_ids: qo.collated(),
             ..Default::default()
         };
         let plan = view::plan(&self.levels, self.coll, &q);
         let mut pipeline = plan.pipeline;
-        pipeline.push(doc! {"$project": {"_id": 0, "v": format!("${field}")}});
-        pipeline.push(doc! {"$unwind": "$v"});
-        pipeline.push(doc! {"$group": {"_id": "$v"}});
+        pipeline.extend(distinct_stages(field, None));
         let groups = self
-            .aggregate_on(&plan.collection, pipeline, None)
+            .aggregate_on(&plan.collection, pipeline, None, qo)
             .await?
             .collect()
             .await?;
@@ -315,18 +379,13 @@ impl ReadView<'_> {
         &self,
         mut user: Vec<Document>,
         batch: Option<u32>,
+        qo: &QueryOpts,
     ) -> Result<DocCursor> {
-        for st in &user {
-            if st.contains_key("$out") || st.contains_key("$merge") {
-                return Err(ArgonError::InvalidArgument(
-                    "$out and $merge would write outside Argon's WAL; read the results and write them through a branch instead".into(),
-                ));
-            }
-        }
+        check_pipeline(&user)?;
         if self.plain() {
             let mut pipeline = vec![doc! {"$unset": F_LSN}];
             pipeline.append(&mut user);
-            return self.aggregate_on(self.coll, pipeline, batch).await;
+            return self.aggregate_on(self.coll, pipeline, batch, qo).await;
         }
         let filter = match user.first().and_then(|s| s.get_document("$match").ok()) {
             Some(m) => {
@@ -338,13 +397,69 @@ impl ReadView<'_> {
         };
         let q = ViewQuery {
             filter,
+            exact_ids: qo.collated(),
             ..Default::default()
         };
         let plan = view::plan(&self.levels, self.coll, &q);
         let mut pipeline = plan.pipeline;
         pipeline.append(&mut user);
-        self.aggregate_on(&plan.collection, pipeline, batch).await
+        self.aggregate_on(&plan.collection, pipeline, batch, qo)
+            .await
     }
+}
+
+/// A user pipeline may not write: `$out` and `$merge` would bypass the WAL.
+pub(crate) fn check_pipeline(user: &[Document]) -> Result<()> {
+    for st in user {
+        if st.contains_key("$out") || st.contains_key("$merge") {
+            return Err(ArgonError::InvalidArgument(
+                "$out and $merge would write outside Argon's WAL; read the results and write them through a branch instead".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A distinct's field must be a path; `let` is not one of its options in MongoDB.
+pub(crate) fn check_distinct(field: &str, qo: &QueryOpts) -> Result<()> {
+    if field.is_empty() || field.starts_with('$') {
+        return Err(ArgonError::InvalidArgument(format!(
+            "invalid distinct field {field:?}"
+        )));
+    }
+    if qo.let_vars.is_some() {
+        return Err(ArgonError::InvalidArgument(
+            "option `let` is not an option of distinct (MongoDB's distinct takes none); use aggregate".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// `distinct` as pipeline stages (after an optional `$match`): the field's values, arrays
+/// unwound one level, grouped; each group's `_id` is one value.
+pub(crate) fn distinct_stages(field: &str, filter: Option<Document>) -> Vec<Document> {
+    let mut out = Vec::new();
+    if let Some(f) = filter {
+        out.push(doc! {"$match": f});
+    }
+    out.push(doc! {"$project": {"_id": 0, "v": format!("${field}")}});
+    out.push(doc! {"$unwind": "$v"});
+    out.push(doc! {"$group": {"_id": "$v"}});
+    out
+}
+
+/// The `n` of a `$count` stage's one document (0 when it returned none).
+async fn count_of(cur: &mut DocCursor) -> Result<u64> {
+    let (bytes, n) = cur.next_batch(1).await?;
+    if n == 0 {
+        return Ok(0);
+    }
+    let d: Document = mongodb::bson::from_slice(&bytes)?;
+    Ok(match d.get("n") {
+        Some(Bson::Int32(v)) => *v as u64,
+        Some(Bson::Int64(v)) => *v as u64,
+        _ => 0,
+    })
 }
 
 impl DocCursor {

@@ -8,6 +8,7 @@
 
 use crate::branch::meta::Level;
 use crate::names::{head_collection, F_DEL, F_EXCL, F_FIRST, F_LSN, F_SRC, MAIN_ID, WAL};
+use crate::read::query_opts::exact_id_expr;
 use crate::wal::query;
 use mongodb::bson::{doc, Bson, Document};
 
@@ -22,6 +23,8 @@ pub struct ViewQuery<'a> {
     pub for_write: bool,
     /// Leave out level 0's own rows (used by unique checks against ancestors).
     pub ancestors_only: bool,
+    /// A collation applies: match `_id`s across levels exactly (`query_opts::exact_id_expr`).
+    pub exact_ids: bool,
 }
 
 /// A pipeline and the collection to run it on.
@@ -52,8 +55,10 @@ fn live_at(level: &Level) -> Document {
     }
 }
 
-/// Stages that drop documents a nearer level had touched by its cut.
-fn exclusions(levels: &[Level], upto: usize, coll: &str) -> Vec<Document> {
+/// Stages that drop documents a nearer level had touched by its cut. With `exact`, a
+/// nearer row excludes only a document with exactly its `_id` (under a collation, the
+/// `$lookup` also returns `_id`s that merely compare equal).
+fn exclusions(levels: &[Level], upto: usize, coll: &str, exact: bool) -> Vec<Document> {
     let mut out = Vec::new();
     for nearer in &levels[..upto] {
         let mut lookup = doc! {
@@ -71,7 +76,13 @@ fn exclusions(levels: &[Level], upto: usize, coll: &str) -> Vec<Document> {
         };
         lookup.insert("pipeline", inner);
         out.push(doc! {"$lookup": lookup});
-        out.push(doc! {"$match": {F_EXCL: {"$size": 0}}});
+        if exact {
+            let same = exact_id_expr(Bson::from("$$this._id"), Bson::from("$_id"));
+            let hits = doc! {"$size": {"$filter": {"input": format!("${F_EXCL}"), "cond": same}}};
+            out.push(doc! {"$match": {"$expr": {"$eq": [hits, 0]}}});
+        } else {
+            out.push(doc! {"$match": {F_EXCL: {"$size": 0}}});
+        }
     }
     out
 }
@@ -134,7 +145,7 @@ pub fn parts(levels: &[Level], coll: &str, q: &ViewQuery, separate: bool) -> Vec
     let first = usize::from(q.ancestors_only);
     let many_parts = separate || levels.len() > 1 || levels[0].cut.is_some();
     for (i, level) in levels.iter().enumerate().skip(first) {
-        let excl = exclusions(levels, i, coll);
+        let excl = exclusions(levels, i, coll, q.exact_ids);
         let src = doc! {"$addFields": {F_SRC: i as i32}};
         // Live rows of the level's head collection at its cut.
         let mut head = vec![doc! {"$match": and(q.filter.clone(), live_at(level))}];

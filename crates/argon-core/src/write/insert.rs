@@ -7,6 +7,7 @@ use super::{user_update, view_in_txn, wal_record, Change, InsertOutcome, Target}
 use crate::error::{ArgonError, Result};
 use crate::lsn::RecordKey;
 use crate::names::{F_DEL, F_FIRST, F_LSN, SCRATCH};
+use crate::read::query_opts::QueryOpts;
 use crate::read::view::ViewQuery;
 use crate::wal::OP_INSERT;
 use crate::write::alloc::LsnAlloc;
@@ -169,6 +170,7 @@ pub(super) async fn upsert(
     s: &mut ClientSession,
     filter: &Document,
     change: &Change,
+    qo: &QueryOpts,
     now: DateTime,
     alloc: &mut LsnAlloc<'_>,
 ) -> TxResult<Document> {
@@ -178,12 +180,17 @@ pub(super) async fn upsert(
     let scratch = t.p.db.collection::<Document>(SCRATCH);
     let new_doc = match change {
         Change::Replace(r) => {
-            scratch
+            let mut a = scratch
                 .find_one_and_replace(filter.clone(), r.clone())
                 .upsert(true)
-                .return_document(ReturnDocument::After)
-                .session(&mut *s)
-                .await?
+                .return_document(ReturnDocument::After);
+            if let Some(l) = &qo.let_vars {
+                a = a.let_vars(l.clone());
+            }
+            if let Some(c) = &qo.collation {
+                a = a.collation(c.clone());
+            }
+            a.session(&mut *s).await?
         }
         Change::Update {
             update,
@@ -195,6 +202,12 @@ pub(super) async fn upsert(
                 .return_document(ReturnDocument::After);
             if let Some(af) = array_filters {
                 a = a.array_filters(af.clone());
+            }
+            if let Some(l) = &qo.let_vars {
+                a = a.let_vars(l.clone());
+            }
+            if let Some(c) = &qo.collation {
+                a = a.collation(c.clone());
             }
             a.session(&mut *s).await?
         }

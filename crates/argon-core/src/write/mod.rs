@@ -15,6 +15,7 @@ mod unique;
 pub(crate) use insert::insert_batch;
 pub use insert::{insert_many, prepare_inserts};
 pub(crate) use modify::modify_in_txn;
+
 pub use modify::{check_change, modify};
 
 use crate::branch::heads::UniqueIndex;
@@ -22,13 +23,14 @@ use crate::branch::meta::Level;
 use crate::branch::BranchId;
 use crate::error::{ArgonError, Result};
 use crate::lsn::RecordKey;
-use crate::names::{head_collection, SCRATCH};
+use crate::names::{head_collection, SCRATCH, WAL};
 use crate::project::Project;
+use crate::read::query_opts::QueryOpts;
 use crate::read::sort::sort_documents;
 use crate::read::view::{self, ViewQuery};
 use crate::write::txn::TxResult;
 use mongodb::bson::{doc, Bson, DateTime, Document};
-use mongodb::options::UpdateModifications;
+use mongodb::options::{AggregateOptions, UpdateModifications};
 use mongodb::{ClientSession, Collection};
 
 /// What [`without_failures`] ended with: the items its last, successful attempt applied
@@ -130,6 +132,8 @@ pub struct ModifyOpts {
     /// For findOneAnd*: return a document at all, with this projection.
     pub want_doc: bool,
     pub projection: Option<Document>,
+    /// collation, hint, comment, let, maxTimeMS: for the target read and the head update.
+    pub q: QueryOpts,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -169,8 +173,13 @@ async fn collect_in(
     s: &mut ClientSession,
     coll: Collection<Document>,
     pipeline: Vec<Document>,
+    opts: AggregateOptions,
 ) -> TxResult<Vec<Document>> {
-    let mut cur = coll.aggregate(pipeline).session(&mut *s).await?;
+    let mut cur = coll
+        .aggregate(pipeline)
+        .with_options(opts)
+        .session(&mut *s)
+        .await?;
     let mut out = Vec::new();
     while let Some(d) = cur.next(&mut *s).await {
         out.push(d?);
@@ -184,15 +193,43 @@ pub(crate) async fn view_in_txn(
     s: &mut ClientSession,
     q: &ViewQuery<'_>,
 ) -> TxResult<Vec<Document>> {
+    view_in_txn_with(t, s, q, &QueryOpts::default()).await
+}
+
+/// `view_in_txn` with the user's query options on every part. Under a collation, the
+/// parts' results are put in order by the server (`$documents` and `$sort`), since the
+/// client-side merge knows only binary string order.
+pub(crate) async fn view_in_txn_with(
+    t: &Target<'_>,
+    s: &mut ClientSession,
+    q: &ViewQuery<'_>,
+    qo: &QueryOpts,
+) -> TxResult<Vec<Document>> {
     let mut all = Vec::new();
     for (coll, pipeline) in view::parts(&t.levels, t.coll, q, true) {
-        all.extend(collect_in(s, t.p.db.collection(&coll), pipeline).await?);
+        let opts = qo.aggregate(coll != WAL, None);
+        all.extend(collect_in(s, t.p.db.collection(&coll), pipeline, opts).await?);
         if q.sort.is_none() && q.limit.is_some_and(|l| all.len() as i64 >= l) {
             break;
         }
     }
-    if let Some(so) = q.sort {
-        sort_documents(&mut all, so);
+    if let Some(so) = q.sort.filter(|so| !so.is_empty()) {
+        if qo.collated() && all.len() > 1 {
+            let docs: Vec<Bson> = all.into_iter().map(Bson::Document).collect();
+            let pipeline = vec![doc! {"$documents": docs}, doc! {"$sort": so.clone()}];
+            let mut cur =
+                t.p.db
+                    .aggregate(pipeline)
+                    .with_options(qo.without_hint().aggregate(false, None))
+                    .session(&mut *s)
+                    .await?;
+            all = Vec::new();
+            while let Some(d) = cur.next(&mut *s).await {
+                all.push(d?);
+            }
+        } else {
+            sort_documents(&mut all, so);
+        }
     }
     if let Some(l) = q.limit {
         all.truncate(l.max(0) as usize);

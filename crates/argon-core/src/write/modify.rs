@@ -7,12 +7,13 @@
 use super::insert::upsert;
 use super::unique::check_unique_vs_ancestors;
 use super::{
-    project, same_doc, view_in_txn, wal_record, with_reserved, Change, ModifyOpts, ModifyOutcome,
-    Target,
+    project, same_doc, view_in_txn_with, wal_record, with_reserved, Change, ModifyOpts,
+    ModifyOutcome, Target,
 };
 use crate::error::{ArgonError, Result};
 use crate::lsn::RecordKey;
 use crate::names::{strip_reserved, F_DEL, F_FIRST, F_LSN, F_SRC};
+use crate::read::query_opts::{exact_id_filter, QueryOpts};
 use crate::read::view::ViewQuery;
 use crate::wal::{OP_DELETE, OP_REPLACE, OP_UPDATE};
 use crate::write::alloc::LsnAlloc;
@@ -125,7 +126,15 @@ pub(crate) async fn modify_in_txn(
             Change::Update {
                 update,
                 array_filters,
-            } => update_one(t, s, &m, key, filter, update, array_filters.as_ref()).await?,
+            } => {
+                let how = HeadUpdate {
+                    filter,
+                    update,
+                    array_filters: array_filters.as_ref(),
+                    q: &o.q,
+                };
+                update_one(t, s, &m, key, &how).await?
+            }
             Change::Replace(r) => replace_one(t, s, &m, key, r).await?,
         };
         let after = match step {
@@ -182,9 +191,10 @@ async fn find_targets(
         sort: o.sort.as_ref(),
         limit: if o.multi { None } else { Some(1) },
         for_write: true,
+        exact_ids: o.q.collated(),
         ..Default::default()
     };
-    view_in_txn(t, s, &q).await
+    view_in_txn_with(t, s, &q, &o.q).await
 }
 
 /// No document matched an upsert: insert the one the server would build.
@@ -199,7 +209,7 @@ async fn upsert_instead(
     alloc: &mut LsnAlloc<'_>,
     out: &mut ModifyOutcome,
 ) -> TxResult<()> {
-    let d = upsert(t, s, filter, change, now, alloc).await?;
+    let d = upsert(t, s, filter, change, &o.q, now, alloc).await?;
     out.upserted_id = d.get("_id").cloned();
     if o.want_doc && o.return_after {
         out.doc = Some(match &o.projection {
@@ -233,6 +243,15 @@ async fn delete_one(
     Ok(Step::Changed(None))
 }
 
+/// What the server applies to a target's head row: the user's update, with the filter (for
+/// positional `$`), array filters and query options (a pipeline update may use `let`).
+struct HeadUpdate<'a> {
+    filter: &'a Document,
+    update: &'a Bson,
+    array_filters: Option<&'a Vec<Document>>,
+    q: &'a QueryOpts,
+}
+
 /// Copies an inherited row into the branch's head, then lets the server apply the update
 /// (so its after-image is exactly MongoDB's). A no-op update is undone.
 async fn update_one(
@@ -240,9 +259,7 @@ async fn update_one(
     s: &mut ClientSession,
     m: &Matched,
     key: RecordKey,
-    filter: &Document,
-    update: &Bson,
-    array_filters: Option<&Vec<Document>>,
+    how: &HeadUpdate<'_>,
 ) -> TxResult<Step> {
     if !m.own {
         let mut row = m.before.clone();
@@ -250,14 +267,28 @@ async fn update_one(
         row.insert(F_FIRST, key);
         t.head().insert_one(row).session(&mut *s).await?;
     }
-    let upd = with_reserved(update, doc! {F_LSN: key})?;
-    // The user's filter stays on so positional `$` updates find their element.
+    let upd = with_reserved(how.update, doc! {F_LSN: key})?;
+    // The user's filter stays on so positional `$` updates find their element; the row is
+    // picked by its exact `_id` whatever the collation.
     let head = t.head();
+    let id = exact_id_filter(&m.k, how.q.collated());
     let mut a = head
-        .find_one_and_update(doc! {"$and": [{"_id": m.k.clone()}, filter.clone()]}, upd)
+        .find_one_and_update(doc! {"$and": [id, how.filter.clone()]}, upd)
         .return_document(ReturnDocument::After);
-    if let Some(af) = array_filters {
+    if let Some(af) = how.array_filters {
         a = a.array_filters(af.clone());
+    }
+    if let Some(c) = &how.q.collation {
+        a = a.collation(c.clone());
+    }
+    if let Some(l) = &how.q.let_vars {
+        a = a.let_vars(l.clone());
+    }
+    if let Some(c) = &how.q.comment {
+        a = a.comment(c.clone());
+    }
+    if let Some(d) = how.q.max_time {
+        a = a.max_time(d);
     }
     let mut after = a
         .session(&mut *s)
