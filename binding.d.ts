@@ -19,6 +19,8 @@ export declare class NativeArgon {
   branchInfo(name: string): Promise<Buffer>
   /** `{ v: [...] }` as BSON. */
   listBranches(): Promise<Buffer>
+  /** The collection names a branch shows. */
+  listCollections(branch: string): Promise<Array<string>>
   deleteBranch(name: string): Promise<void>
   protectBranch(name: string, protected: boolean): Promise<void>
   /** Capture of outside writes in this process: "active" | "off" | "unavailable". */
@@ -123,6 +125,8 @@ export declare class NativeCollection {
   listIndexes(): Promise<Buffer>
   /** `id` is BSON `{ id }`. Returns `{ v: [{lsn, time, op, document}] }`, newest first. */
   history(id: Buffer, limit: number, before?: number | undefined | null): Promise<Buffer>
+  /** Creates the collection on the branch if it is missing. */
+  create(): Promise<void>
   drop(): Promise<boolean>
 }
 

@@ -61,6 +61,12 @@ class Branch {
     return new ArgonChangeStream(this._argon, { branch: this.name }, pipeline, options)
   }
 
+  /** The collections this branch shows (its own and its ancestors'), as `[{ name, type: 'collection' }]`. */
+  async listCollections() {
+    const names = await call(this._argon._native.listCollections(this.name), this._argon._codec.EJSON)
+    return names.map((name) => ({ name, type: 'collection' }))
+  }
+
   /** `{ name, parent, forkLsn, headLsn, createdAt, protected }` */
   async info() {
     return this._argon.branchInfo(this.name)
@@ -120,8 +126,29 @@ class Argon extends EventEmitter {
       process.emitWarning('this MongoDB deployment has no change streams (a standalone server): writes made outside Argon cannot be captured and would show in branches and past views; write through Argon only', { code: 'ARGON_CAPTURE_UNAVAILABLE' })
     }
     const argon = new Argon(n, codec, logger)
+    argon.database = options.database
     if (logger) callSync(() => n.setLogLevel(level), codec.EJSON)
     return argon
+  }
+
+  /**
+   * A MongoDB endpoint for this project: any driver, mongoose or mongosh connects to
+   * `endpoint.uri` (branch `main`) or `endpoint.uriFor('feature-x', { at })`; the database
+   * name `<db>@<branch>[~<lsn|tag|ISO time>]` selects what a client sees. Binds 127.0.0.1
+   * unless `options.host` is given; `port: 0` (the default) picks a free port. Options:
+   * `maxConnections` (1000), `cursorIdleMs` (10 minutes).
+   */
+  async serve(options = {}) {
+    if (this._closing) throw new ArgonError('CLIENT_CLOSED', 'the Argon client is closed')
+    const { serve } = require('./endpoint')
+    const ep = await serve(this, options)
+    ;(this._endpoints ??= new Set()).add(ep)
+    const close = ep.close.bind(ep)
+    ep.close = async () => {
+      this._endpoints.delete(ep)
+      await close()
+    }
+    return ep
   }
 
   /**
@@ -351,6 +378,8 @@ class Argon extends EventEmitter {
     const timeoutMs = options && options.timeoutMs !== undefined ? options.timeoutMs : 10_000
     if (!Number.isInteger(timeoutMs) || timeoutMs < 0) throw new ArgonError('INVALID_ARGUMENT', 'close timeoutMs must be a non-negative integer')
     if (!this._closing) {
+      // Endpoints stop first, so no new command arrives while in-flight calls settle.
+      for (const ep of this._endpoints || []) ep.close().catch(() => {})
       const deadline = Date.now() + timeoutMs
       const settled = Promise.allSettled([...this._inFlight])
       let timer

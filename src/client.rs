@@ -74,6 +74,12 @@ impl NativeArgon {
         crate::convert::docs_reply(self.inner.clone().list_branches().await.napi()?)
     }
 
+    /// The collection names a branch shows.
+    #[napi(catch_unwind)]
+    pub async fn list_collections(&self, branch: String) -> napi::Result<Vec<String>> {
+        self.inner.clone().list_collections(&branch).await.napi()
+    }
+
     #[napi(catch_unwind)]
     pub async fn delete_branch(&self, name: String) -> napi::Result<()> {
         self.inner.clone().delete_branch(&name).await.napi()

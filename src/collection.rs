@@ -405,6 +405,12 @@ impl NativeCollection {
         )
     }
 
+    /// Creates the collection on the branch if it is missing.
+    #[napi(catch_unwind)]
+    pub async fn create(&self) -> napi::Result<()> {
+        self.inner.create().await.napi()
+    }
+
     #[napi(catch_unwind)]
     pub async fn drop(&self) -> napi::Result<bool> {
         self.inner.drop().await.napi()

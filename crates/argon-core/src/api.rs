@@ -172,6 +172,27 @@ impl Argon {
         Ok(out)
     }
 
+    /// The collections a branch shows, sorted: main's user collections (every branch
+    /// inherits them) and the head collections of the branch and its ancestors.
+    pub async fn list_collections(&self, branch: &str) -> Result<Vec<String>> {
+        self.p.check_open()?;
+        let chain = self.p.chain(branch).await?;
+        let prefixes: Vec<String> = chain
+            .iter()
+            .filter(|b| !b.id.is_main())
+            .map(|b| head_collection(b.id, ""))
+            .collect();
+        let mut out = std::collections::BTreeSet::new();
+        for name in self.p.db.list_collection_names().await? {
+            if !name.starts_with("__argon") && !name.starts_with("system.") {
+                out.insert(name);
+            } else if let Some(rest) = prefixes.iter().find_map(|p| name.strip_prefix(p.as_str())) {
+                out.insert(rest.to_string());
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+
     pub async fn protect_branch(&self, name: &str, protected: bool) -> Result<()> {
         let r = self
             .p
@@ -1331,6 +1352,20 @@ impl Coll {
 
     /// Deletes every document through the WAL (so history keeps them), then on `main`
     /// drops the collection and its indexes.
+    /// Makes sure the collection exists on the branch (MongoDB's `create`): main's
+    /// collection, or the branch's head. Idempotent; a past view is READ_ONLY.
+    pub async fn create(&self) -> Result<()> {
+        let t = self.target().await?;
+        if t.levels[0].id.is_main() {
+            match self.p.db.create_collection(&self.name).await {
+                Ok(()) => {}
+                Err(e) if crate::error::server_code_of(&e) == Some(48) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
     pub async fn drop(&self) -> Result<bool> {
         let out = self
             .modify(
