@@ -6,6 +6,7 @@
  *   argon branch list [--json]             argon branch create <name> [--from main]
  *   argon branch info <name>               argon branch delete <name>
  *   argon branch protect|unprotect <name>  argon demo
+ *   argon serve [--port 27100] [--host 127.0.0.1]   (a MongoDB endpoint per branch)
  *
  * Global options: --uri (default $MONGODB_URI), --db (default $ARGON_DB or "argon"), --json.
  * Errors print `error [CODE]: message` on stderr and exit with code 1.
@@ -316,6 +317,8 @@ program
 
 // ---------------------------------------------------------------------------------------
 // demo
+
+program.addCommand(require('./serve').serveCommand({ argondb, print, printJson, cliError }))
 
 /** Without --uri/$MONGODB_URI, a throwaway local test server (source checkouts only). */
 async function startLocalServer() {

@@ -15,19 +15,23 @@ const SERVER_VERSION = '7.0.0'
 /** Argon's error codes as MongoDB error codes, so drivers throw their ordinary errors. */
 const SERVER_CODES = {
   INVALID_ARGUMENT: [2, 'BadValue'],
-  INVALID_NAME: [73, 'InvalidNamespace'],
-  READ_ONLY: [20, 'IllegalOperation'],
-  BRANCH_PROTECTED: [20, 'IllegalOperation'],
+  INVALID_BRANCH_NAME: [73, 'InvalidNamespace'],
+  RESERVED_NAME: [73, 'InvalidNamespace'],
+  SERVER_UNREACHABLE: [6, 'HostUnreachable'],
+  CAPTURE_BEHIND: [262, 'ExceededTimeLimit'],
+  // Not 20 (IllegalOperation): drivers read 20 on a retryable write as "this deployment
+  // has no retryable writes". A past point is read-only as a view is.
+  READ_ONLY: [166, 'CommandNotSupportedOnView'],
+  BRANCH_PROTECTED: [13, 'Unauthorized'],
   BRANCH_NOT_FOUND: [26, 'NamespaceNotFound'],
   BRANCH_EXISTS: [48, 'NamespaceExists'],
   TAG_NOT_FOUND: [26, 'NamespaceNotFound'],
-  POINT_OUT_OF_RANGE: [2, 'BadValue'],
+  LSN_OUT_OF_RANGE: [2, 'BadValue'],
   DOCUMENT_TOO_LARGE: [10334, 'BSONObjectTooLarge'],
   INVALID_TRANSACTION: [251, 'NoSuchTransaction'],
-  TRANSACTIONS_REQUIRED: [20, 'IllegalOperation'],
-  UNAVAILABLE: [6, 'HostUnreachable'],
+  TRANSACTIONS_REQUIRED: [115, 'CommandNotSupported'],
   CIRCUIT_OPEN: [6, 'HostUnreachable'],
-  CLOSED: [91, 'ShutdownInProgress'],
+  CLIENT_CLOSED: [91, 'ShutdownInProgress'],
 }
 
 /** A MongoDB error document for any error. */
