@@ -455,6 +455,14 @@ export declare class Argon {
   readonly transactions: boolean
   /** A session for transactions (`withTransaction`, `{ session }` on collection calls). */
   startSession(): ArgonSession
+  /** The project database given to connect(). */
+  readonly database: string
+  /**
+   * A MongoDB endpoint for this project: any driver, mongoose or mongosh connects to
+   * `endpoint.uri` (branch main) or `endpoint.uriFor('feature-x')`; the database name
+   * `<db>@<branch>[~<lsn|tag|ISO time>]` selects a branch or a read-only past point.
+   */
+  serve(options?: ServeOptions): Promise<Endpoint>
   /** A change stream of every write of the project: every branch, every collection. */
   watch(pipeline?: Document[], options?: WatchOptions): ArgonChangeStream
 
@@ -527,12 +535,37 @@ export declare class Argon {
 }
 
 /** A handle on one branch. */
+export interface ServeOptions {
+  /** TCP port; 0 (the default) picks a free one. */
+  port?: number
+  /** Address to bind; 127.0.0.1 unless given. */
+  host?: string
+  /** Connections beyond this are refused (default 1000). */
+  maxConnections?: number
+  /** Idle server-side cursors are closed after this long (default 10 minutes). */
+  cursorIdleMs?: number
+}
+
+export interface Endpoint {
+  /** `mongodb://127.0.0.1:<port>/?directConnection=true` */
+  readonly uri: string
+  readonly port: number
+  readonly host: string
+  /** A ready connection string for a branch (or a past point of it), `@` percent-encoded. */
+  uriFor(branch?: string, options?: { at?: number | string | Date }): string
+  /** The database name a client uses for a branch (or a past point of it). */
+  dbName(branch?: string, options?: { at?: number | string | Date }): string
+  close(): Promise<void>
+}
+
 export declare class Branch {
   private constructor()
   readonly name: string
   /** A collection on this branch, with the official driver's API. */
   collection<TSchema extends Document = Document>(name: string): Collection<TSchema>
   info(): Promise<BranchInfo>
+  /** The collections this branch shows (its own and its ancestors'). */
+  listCollections(): Promise<Array<{ name: string; type: 'collection' }>>
   /** A change stream of this branch's own writes, every collection. */
   watch(pipeline?: Document[], options?: WatchOptions): ArgonChangeStream
   /**

@@ -346,3 +346,15 @@ async function timeTravel(argon: Argon): Promise<void> {
   void lsn
 }
 void timeTravel
+
+async function endpoint(argon: import('argondb').Argon) {
+  const ep = await argon.serve({ port: 0 })
+  const uri: string = ep.uriFor('pr-42', { at: 1500 })
+  const db: string = ep.dbName('pr-42')
+  const names: string[] = (await argon.branch('main').listCollections()).map((c) => c.name)
+  void [uri, db, names, ep.uri, ep.port]
+  // @ts-expect-error: the port is a number
+  await argon.serve({ port: '27100' })
+  await ep.close()
+}
+void endpoint
