@@ -159,10 +159,12 @@ const targets = {
   atLeast: (v) => ({ type: 'ratio>=', value: v, text: `≥${v.toFixed(2)}×` }),
   flat: (v) => ({ type: 'within', value: v, text: `±${Math.round(v * 100)}%` }),
   absAtMost: (v, text) => ({ type: 'abs<=', value: v, text }),
+  /** ours.median - baseline.median at most `v` (in the row's unit). */
+  addsAtMost: (v, text) => ({ type: 'diff<=', value: v, text }),
   info: (text = 'info') => ({ type: 'info', value: null, text }),
 }
 
-function evaluate(target, ratio, ours) {
+function evaluate(target, ratio, ours, baseline) {
   if (!target || target.type === 'info' || ours == null) return null
   switch (target.type) {
     case 'ratio<=':
@@ -173,6 +175,8 @@ function evaluate(target, ratio, ours) {
       return Math.abs(ratio - 1) <= target.value
     case 'abs<=':
       return ours.median <= target.value
+    case 'diff<=':
+      return baseline ? ours.median - baseline.median <= target.value : null
     default:
       return null
   }
@@ -197,7 +201,7 @@ function row({ scenario, id, name, unit, better = 'lower', ours, baseline, ratio
     ratio: r,
     ratioOf,
     target: tgt,
-    pass: evaluate(tgt, r, ours),
+    pass: evaluate(tgt, r, ours, baseline),
     roundTrips,
     cpu,
     params,

@@ -139,6 +139,8 @@ class Commands {
     this.argon = endpoint.argon
     this.codec = endpoint.argon._codec
     this.BSON = this.codec.BSON
+    // Collection handles by database and name: making one is a native call.
+    this.handles = new Map()
   }
 
   decode(bytes) {
@@ -166,8 +168,15 @@ class Commands {
   collection(cmd, field) {
     const name = cmd[field]
     if (typeof name !== 'string' || !name) throw fail(73, 'InvalidNamespace', `collection name must be a non-empty string`)
-    const t = this.target(cmd)
-    return { t, name, coll: t.handle.collection(name), ns: `${t.db}.${name}` }
+    const key = `${cmd.$db}\u0000${name}`
+    let h = this.handles.get(key)
+    if (!h) {
+      const t = this.target(cmd)
+      h = { t, name, coll: t.handle.collection(name), ns: `${t.db}.${name}` }
+      if (this.handles.size >= 10_000) this.handles.clear()
+      this.handles.set(key, h)
+    }
+    return h
   }
 
   /** The transaction this command belongs to (from `lsid`, `txnNumber`, `autocommit: false`). */
@@ -192,12 +201,19 @@ class Commands {
     return s.session._txn()
   }
 
-  async cursorFromNative(native, ns, batchSize) {
+  /**
+   * The first batch of a native cursor. It stays open on the endpoint (a non-zero id) only
+   * when more can come: not after a single batch, nor once a limit is reached.
+   */
+  async cursorFromNative(native, ns, batchSize, { single = false, limit = 0 } = {}) {
     const first = native.takePrefetched()
     const docs = first ? splitDocs(first) : []
     let id = 0n
-    if (!native.exhausted) {
-      id = this.ep.cursors.add({ native, ns, batchSize })
+    const done = native.exhausted || single || (limit > 0 && docs.length >= limit)
+    if (done) {
+      if (!native.exhausted) native.close().catch(() => {})
+    } else {
+      id = this.ep.cursors.add({ native, ns, batchSize, left: limit > 0 ? limit - docs.length : null })
     }
     return cursorReply('firstBatch', docs, id, ns)
   }
@@ -368,25 +384,23 @@ const HANDLERS = {
       return this.allAtOnce(this.decode(buf).v || [], ns)
     }
     const native = await coll._call(coll._native.find(this.codec.encode(cmd.filter || {}), this.codec.encode(opts), 'find'))
-    if (cmd.singleBatch) {
-      const r = await this.cursorFromNative(native, ns, batchSize)
-      this.ep.cursors.killAll(ns, native)
-      return r
-    }
-    return this.cursorFromNative(native, ns, batchSize)
+    return this.cursorFromNative(native, ns, batchSize, { single: Boolean(cmd.singleBatch), limit: Math.abs(limit || 0) })
   },
   async getMore(cmd) {
     const id = BigInt(String(cmd.getMore))
     const c = this.ep.cursors.get(id)
     if (!c) throw fail(43, 'CursorNotFound', `cursor id ${id} not found`)
-    const batch = num(cmd.batchSize, c.batchSize || 101)
+    let batch = num(cmd.batchSize, c.batchSize || 101)
+    if (c.left !== null && c.left !== undefined) batch = Math.min(batch, c.left)
     const buf = await this.argon._trackCall(require('../errors').call(c.native.nextBatch(batch), this.codec.EJSON)).catch((e) => {
       this.ep.cursors.remove(id)
       throw e
     })
     const docs = splitDocs(buf)
     let out = id
-    if (c.native.exhausted || docs.length === 0) {
+    if (c.left !== null && c.left !== undefined) c.left -= docs.length
+    const limited = c.left !== null && c.left !== undefined && c.left <= 0
+    if (c.native.exhausted || docs.length === 0 || limited) {
       this.ep.cursors.remove(id)
       out = 0n
     }
