@@ -282,14 +282,14 @@ async fn tags_diff_and_reset_round_trip() {
     let e = a
         .collection("main", "c", Some(AtSpec::Lsn(10_000)))
         .unwrap()
-        .count_documents(doc! {}, None, None)
+        .count_documents(doc! {}, None, None, Default::default())
         .await
         .unwrap_err();
     assert_eq!(e.code(), "LSN_OUT_OF_RANGE");
     let e = a
         .collection("main", "c", Some(AtSpec::Tag("nope".into())))
         .unwrap()
-        .count_documents(doc! {}, None, None)
+        .count_documents(doc! {}, None, None, Default::default())
         .await
         .unwrap_err();
     assert_eq!(e.code(), "TAG_NOT_FOUND");
