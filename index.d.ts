@@ -544,6 +544,8 @@ export interface ServeOptions {
   maxConnections?: number
   /** Idle server-side cursors are closed after this long (default 10 minutes). */
   cursorIdleMs?: number
+  /** SCRAM-SHA-256 users of the endpoint (not the upstream MongoDB's): by password or SCRAM keys. */
+  users?: Array<{ user: string; password: string } | { user: string; salt: string; iterations: number; storedKey: string; serverKey: string }>
 }
 
 export interface Endpoint {

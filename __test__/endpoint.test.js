@@ -363,3 +363,38 @@ test('argon serve prints a connection string per branch, serves them, and stops 
   assert.equal(await exited, 0)
   assert.equal(err, '')
 })
+
+test('SCRAM-SHA-256 users: the driver and mongosh authenticate; no or wrong credentials are refused; no secret in errors', async () => {
+  const { keysFor } = require('../lib/endpoint/auth')
+  const argon = await open()
+  // One user by password, one by stored SCRAM keys (what an auth file should hold).
+  const ep = await argon.serve({ port: 0, users: [{ user: 'app', password: 's3cret-pw' }, { user: 'ops', ...keysFor('ops-pw') }] })
+  try {
+    await argon.branch('main').collection('c').insertOne({ _id: 1 })
+    const withCreds = (user, pw, db = argon.database) => `mongodb://${encodeURIComponent(user)}:${encodeURIComponent(pw)}@127.0.0.1:${ep.port}/${encodeURIComponent(db)}?directConnection=true&authMechanism=SCRAM-SHA-256`
+    for (const [user, pw] of [['app', 's3cret-pw'], ['ops', 'ops-pw']]) {
+      const c = await client(withCreds(user, pw))
+      assert.equal(await c.db().collection('c').countDocuments(), 1, user)
+    }
+    // Without credentials: the handshake works, commands do not.
+    const anon = await client(ep.uri)
+    const e1 = await anon.db(argon.database).collection('c').findOne({}).catch((e) => e)
+    assert.equal(e1.code, 13)
+    // Wrong password: AuthenticationFailed, and the password is nowhere in the error.
+    const e2 = await MongoClient.connect(withCreds('app', 'wrong-pw'), { serverSelectionTimeoutMS: 3000 }).catch((e) => e)
+    assert.ok(e2 instanceof Error)
+    assert.match(String(e2.message), /Authentication failed/)
+    assert.ok(!JSON.stringify({ m: e2.message, c: e2.cause && e2.cause.message }).includes('wrong-pw'))
+    const e3 = await MongoClient.connect(withCreds('nobody', 'x'), { serverSelectionTimeoutMS: 3000 }).catch((e) => e)
+    assert.match(String(e3.message), /Authentication failed/)
+    // mongosh with credentials, on a branch.
+    await argon.createBranch('auth-b')
+    const mongosh = path.join(__dirname, '..', 'node_modules', '.bin', 'mongosh')
+    const r = await run(mongosh, [withCreds('app', 's3cret-pw', `${argon.database}@auth-b`), '--quiet', '--norc', '--eval', 'print(db.c.countDocuments())'], { timeout: 60_000, env: { ...process.env, MONGOSH_NO_UPDATE_CHECK: '1', DO_NOT_TRACK: '1' } })
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(r.stdout.trim().split('\n').pop(), '1')
+  } finally {
+    await ep.close()
+    await argon.close()
+  }
+})

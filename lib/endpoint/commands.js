@@ -7,6 +7,7 @@
  */
 const { ArgonError } = require('../errors')
 const { parseDbName, dbNameFor } = require('./names')
+const auth = require('./auth')
 
 const MAX_BSON = 16 * 1024 * 1024
 const WIRE_VERSION = 21 // MongoDB 7.0
@@ -153,6 +154,9 @@ class Commands {
     if (name === undefined) throw fail(59, 'CommandNotFound', 'no command given')
     const handler = HANDLERS[name] || HANDLERS[name.toLowerCase()]
     if (!handler) throw fail(59, 'CommandNotFound', `no such command: '${name}'`)
+    if (this.ep.users && !conn.user && !auth.OPEN_COMMANDS.has(name.toLowerCase())) {
+      throw fail(13, 'Unauthorized', `command ${name} requires authentication`)
+    }
     return handler.call(this, cmd, conn, name)
   }
 
@@ -229,6 +233,14 @@ function sessionKey(lsid) {
   return Buffer.isBuffer(id) ? id.toString('hex') : id && id.buffer ? Buffer.from(id.buffer).toString('hex') : String(id)
 }
 
+/** The bytes of a BSON Binary (or Buffer) payload. */
+function bytesOf(b) {
+  if (!b) return Buffer.alloc(0)
+  if (Buffer.isBuffer(b)) return b
+  if (b.buffer instanceof Uint8Array) return Buffer.from(b.buffer.buffer, b.buffer.byteOffset, b.position ?? b.buffer.length)
+  return Buffer.from(b)
+}
+
 function isReplacement(u) {
   return u && typeof u === 'object' && !Array.isArray(u) && !Object.keys(u).some((k) => k.startsWith('$'))
 }
@@ -262,7 +274,29 @@ const HANDLERS = {
       delete d.isWritablePrimary
       d.ismaster = true
     }
+    if (this.ep.users && cmd.saslSupportedMechs !== undefined) d.saslSupportedMechs = [auth.MECHANISM]
     return d
+  },
+  async saslStart(cmd, conn) {
+    if (!this.ep.users) throw fail(18, 'AuthenticationFailed', 'Authentication failed: this endpoint has no users (start it with users / --auth-file)')
+    conn.sasl = new auth.Conversation(this.ep.users)
+    conn.skipEmptyExchange = Boolean(cmd.options && cmd.options.skipEmptyExchange)
+    const payload = conn.sasl.start(cmd.mechanism, bytesOf(cmd.payload))
+    return { conversationId: 1, done: false, payload: new this.BSON.Binary(payload), ok: 1 }
+  },
+  async saslContinue(cmd, conn) {
+    if (conn.pendingUser) {
+      // The empty last exchange of a client that did not ask to skip it.
+      conn.user = conn.pendingUser
+      conn.pendingUser = null
+      return { conversationId: 1, done: true, payload: new this.BSON.Binary(Buffer.alloc(0)), ok: 1 }
+    }
+    if (!conn.sasl) throw fail(17, 'ProtocolError', 'no SASL conversation in progress')
+    const r = conn.sasl.finish(bytesOf(cmd.payload))
+    conn.sasl = null
+    if (conn.skipEmptyExchange) conn.user = r.user
+    else conn.pendingUser = r.user
+    return { conversationId: 1, done: conn.skipEmptyExchange, payload: new this.BSON.Binary(r.payload), ok: 1 }
   },
   async ping() {
     return { ok: 1 }
@@ -561,6 +595,8 @@ HANDLERS.ismaster = HANDLERS.hello
 HANDLERS.isMaster = HANDLERS.hello
 HANDLERS.buildInfo = HANDLERS.buildinfo
 HANDLERS.findandmodify = HANDLERS.findAndModify
+HANDLERS.saslstart = HANDLERS.saslStart
+HANDLERS.saslcontinue = HANDLERS.saslContinue
 
 /** Runs a write through the native layer (in a transaction when `txn` is set). */
 Commands.prototype.modify = async function modify(coll, txn, op, filter, change, opts) {

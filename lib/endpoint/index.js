@@ -11,6 +11,7 @@ const wire = require('./wire')
 const { Commands, errorDoc } = require('./commands')
 const { uriFor, dbNameFor } = require('./names')
 const { ArgonError } = require('../errors')
+const { loadUsers } = require('./auth')
 
 const CURSOR_IDLE_MS = 10 * 60 * 1000
 
@@ -68,6 +69,7 @@ class Endpoint {
     this.port = 0
     this.maxConnections = options.maxConnections ?? 1000
     this.maxMessage = options.maxMessageBytes ?? wire.MAX_MESSAGE
+    this.users = loadUsers(options.users)
     this.cursors = new Cursors(options.cursorIdleMs)
     this.sessions = new Map()
     this.processId = new (argon._codec.BSON.ObjectId)()
@@ -106,7 +108,7 @@ class Endpoint {
   }
 
   _accept(sock) {
-    const conn = { id: this.nextConnId++, sock, remote: `${sock.remoteAddress}:${sock.remotePort}`, queue: Promise.resolve() }
+    const conn = { id: this.nextConnId++, sock, remote: `${sock.remoteAddress}:${sock.remotePort}`, queue: Promise.resolve(), user: null, sasl: null }
     this.connections.add(conn)
     sock.setNoDelay(true)
     const framer = new wire.Framer(this.maxMessage)
@@ -180,8 +182,9 @@ class Endpoint {
 
 /**
  * Serves `argon`'s project on `options.port` (0 picks a free one), on 127.0.0.1 unless
- * `options.host` says otherwise. Resolves to the endpoint: `{ uri, port, host, uriFor(),
- * dbName(), close() }`.
+ * `options.host` says otherwise. `options.users` (`[{ user, password }]` or SCRAM keys)
+ * requires SCRAM-SHA-256 authentication. Resolves to the endpoint: `{ uri, port, host,
+ * uriFor(), dbName(), close() }`.
  */
 async function serve(argon, options = {}) {
   const ep = new Endpoint(argon, options)
