@@ -398,3 +398,63 @@ test('SCRAM-SHA-256 users: the driver and mongosh authenticate; no or wrong cred
     await argon.close()
   }
 })
+
+test('argon serve --auth-file requires its users; the connection limit closes connections beyond it', async () => {
+  const fs = require('node:fs')
+  const os = require('node:os')
+  const { keysFor } = require('../lib/endpoint/auth')
+  const database = freshDb('ep_auth')
+  const argon = await open(database)
+  await argon.branch('main').collection('c').insertOne({ _id: 1 })
+  // The connection limit, on an in-process endpoint.
+  const limited = await argon.serve({ port: 0, maxConnections: 2 })
+  const socks = []
+  try {
+    const opened = (s) => new Promise((resolve) => s.once('connect', resolve))
+    for (let i = 0; i < 2; i++) {
+      const s = net.connect({ host: '127.0.0.1', port: limited.port })
+      socks.push(s)
+      await opened(s)
+    }
+    const over = await raw(limited.port, Buffer.alloc(0), 500)
+    assert.equal(over.closed, true, 'a third connection is closed')
+    socks.pop().destroy()
+    await new Promise((r) => setTimeout(r, 100))
+    const again = await raw(limited.port, opMsg({ ping: 1, $db: 'admin' }), 500)
+    assert.equal(deserialize(again.reply.subarray(21)).ok, 1, 'room again once one closed')
+  } finally {
+    for (const s of socks) s.destroy()
+    await limited.close()
+    await argon.close()
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'argon-auth-'))
+  const file = path.join(dir, 'users.json')
+  fs.writeFileSync(file, JSON.stringify({ users: [{ user: 'ci', ...keysFor('ci-pw') }] }))
+  const bin = path.join(__dirname, '..', 'bin', 'argon.js')
+  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--json', '--auth-file', file, '--uri', env.srv.uri, '--db', database], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  child.stderr.on('data', (d) => (err += d))
+  const printed = await new Promise((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      out += d
+      try {
+        resolve(JSON.parse(out))
+      } catch {}
+    })
+    child.on('exit', (code) => reject(new Error(`argon serve exited ${code}: ${err}`)))
+  })
+  const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)))
+  try {
+    const withCreds = `mongodb://ci:ci-pw@127.0.0.1:${printed.port}/${database}?directConnection=true`
+    const c = await client(withCreds)
+    assert.equal(await c.db().collection('c').countDocuments(), 1)
+    const anon = await client(printed.branches.main)
+    assert.equal((await anon.db().collection('c').countDocuments().catch((e) => e)).code, 13)
+  } finally {
+    child.kill('SIGTERM')
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+  assert.equal(await exited, 0)
+  assert.equal(err, '')
+})
