@@ -9,13 +9,13 @@ const { test, after } = require('node:test')
 const assert = require('node:assert/strict')
 const net = require('node:net')
 const path = require('node:path')
-const { spawn } = require('node:child_process')
 const { MongoClient } = require('mongodb')
 const { serialize, deserialize } = require('bson')
 const { Argon } = require('..')
 const { serverAndDriver, freshDb } = require('./helpers')
 const { run } = require('./run')
 const wire = require('../lib/endpoint/wire')
+const { startServe } = require('../scripts/serve-process')
 
 const env = serverAndDriver()
 const open = (database = freshDb('ep')) => Argon.connect(env.srv.uri, { database, serverSelectionTimeoutMs: 5000, monitor: false })
@@ -334,21 +334,8 @@ test('argon serve prints a connection string per branch, serves them, and stops 
   await argon.branch('main').collection('c').insertOne({ _id: 1 })
   await argon.createBranch('preview')
   await argon.close()
-  const bin = path.join(__dirname, '..', 'bin', 'argon.js')
-  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--json', '--uri', env.srv.uri, '--db', database], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  child.stderr.on('data', (d) => (err += d))
-  const printed = await new Promise((resolve, reject) => {
-    child.stdout.on('data', (d) => {
-      out += d
-      try {
-        resolve(JSON.parse(out))
-      } catch {}
-    })
-    child.on('exit', (code) => reject(new Error(`argon serve exited ${code}: ${err}`)))
-  })
-  const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)))
+  const printed = await startServe({ uri: env.srv.uri, db: database })
+  const { child, exited } = printed
   try {
     assert.deepEqual(Object.keys(printed.branches).sort(), ['main', 'preview'])
     assert.equal(printed.host, '127.0.0.1')
@@ -361,7 +348,7 @@ test('argon serve prints a connection string per branch, serves them, and stops 
     child.kill('SIGTERM')
   }
   assert.equal(await exited, 0)
-  assert.equal(err, '')
+  assert.equal(printed.state.stderr, '')
 })
 
 test('SCRAM-SHA-256 users: the driver and mongosh authenticate; no or wrong credentials are refused; no secret in errors', async () => {
@@ -430,21 +417,8 @@ test('argon serve --auth-file requires its users; the connection limit closes co
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'argon-auth-'))
   const file = path.join(dir, 'users.json')
   fs.writeFileSync(file, JSON.stringify({ users: [{ user: 'ci', ...keysFor('ci-pw') }] }))
-  const bin = path.join(__dirname, '..', 'bin', 'argon.js')
-  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--json', '--auth-file', file, '--uri', env.srv.uri, '--db', database], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  child.stderr.on('data', (d) => (err += d))
-  const printed = await new Promise((resolve, reject) => {
-    child.stdout.on('data', (d) => {
-      out += d
-      try {
-        resolve(JSON.parse(out))
-      } catch {}
-    })
-    child.on('exit', (code) => reject(new Error(`argon serve exited ${code}: ${err}`)))
-  })
-  const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)))
+  const printed = await startServe({ uri: env.srv.uri, db: database, args: ['--auth-file', file] })
+  const { child, exited } = printed
   try {
     const withCreds = `mongodb://ci:ci-pw@127.0.0.1:${printed.port}/${database}?directConnection=true`
     const c = await client(withCreds)
@@ -456,5 +430,5 @@ test('argon serve --auth-file requires its users; the connection limit closes co
     fs.rmSync(dir, { recursive: true, force: true })
   }
   assert.equal(await exited, 0)
-  assert.equal(err, '')
+  assert.equal(printed.state.stderr, '')
 })

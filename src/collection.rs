@@ -37,6 +37,14 @@ fn query_opts(o: &Document) -> napi::Result<QueryOpts> {
     QueryOpts::parse(o).map_err(to_napi)
 }
 
+/// A call's options as JS sends them (BSON): the document and its query options, checked.
+fn options_of(bytes: &[u8]) -> napi::Result<(Document, QueryOpts)> {
+    let o = doc(bytes)?;
+    reject_unsupported(&o)?;
+    let q = query_opts(&o)?;
+    Ok((o, q))
+}
+
 /// A pipeline sent as BSON `{ p: [...] }`.
 fn pipeline_of(p: &Document) -> napi::Result<Vec<Document>> {
     p.get_array("p")
@@ -257,9 +265,7 @@ impl NativeCollection {
         options: Buffer,
     ) -> napi::Result<Buffer> {
         let stages = pipeline_of(&doc(&pipeline)?)?;
-        let o = doc(&options)?;
-        reject_unsupported(&o)?;
-        let q = query_opts(&o)?;
+        let (_, q) = options_of(&options)?;
         docs_reply(
             self.inner
                 .aggregate_txn(txn as u64, stages, q)
@@ -278,9 +284,7 @@ impl NativeCollection {
         options: Buffer,
     ) -> napi::Result<Buffer> {
         let filter = doc(&filter)?;
-        let o = doc(&options)?;
-        reject_unsupported(&o)?;
-        let q = query_opts(&o)?;
+        let (_, q) = options_of(&options)?;
         let v = self
             .inner
             .distinct_txn(txn as u64, &field, filter, q)
@@ -323,9 +327,7 @@ impl NativeCollection {
     #[napi(catch_unwind)]
     pub async fn aggregate(&self, pipeline: Buffer, options: Buffer) -> napi::Result<NativeCursor> {
         let stages = pipeline_of(&doc(&pipeline)?)?;
-        let o = doc(&options)?;
-        reject_unsupported(&o)?;
-        let q = query_opts(&o)?;
+        let (o, q) = options_of(&options)?;
         let batch = opt_i64(&o, "batchSize").map(|n| n.clamp(1, u32::MAX as i64) as u32);
         let c = self.inner.aggregate(stages, batch, q).await.napi()?;
         NativeCursor::open(c, batch.unwrap_or(101) as usize)
@@ -362,9 +364,7 @@ impl NativeCollection {
         options: Buffer,
     ) -> napi::Result<Buffer> {
         let filter = doc(&filter)?;
-        let o = doc(&options)?;
-        reject_unsupported(&o)?;
-        let q = query_opts(&o)?;
+        let (_, q) = options_of(&options)?;
         let v = self.inner.distinct(&field, filter, q).await.napi()?;
         Ok(to_bytes(&doc! {"v": v})?.into())
     }

@@ -10,8 +10,7 @@
  *   node benchmark/probes/endpoint-memory.js [sizes, default 100000,1000000]
  */
 const fs = require('node:fs')
-const path = require('node:path')
-const { spawn } = require('node:child_process')
+const { startServe } = require('../../scripts/serve-process')
 const { MongoClient } = require('mongodb')
 const { startServer } = require('../../scripts/test-server')
 
@@ -33,17 +32,8 @@ async function main() {
         for (let j = i; j < Math.min(n, i + 10000); j++) batch.push({ _id: j, k: j % 97, pad: 'x'.repeat(100) })
         await coll.insertMany(batch, { ordered: false })
       }
-      const child = spawn(process.execPath, [path.join(__dirname, '..', '..', 'bin', 'argon.js'), 'serve', '--port', '0', '--json', '--uri', srv.uri, '--db', db], { stdio: ['ignore', 'pipe', 'inherit'] })
-      const served = await new Promise((resolve, reject) => {
-        let out = ''
-        child.stdout.on('data', (d) => {
-          out += d
-          try {
-            resolve(JSON.parse(out))
-          } catch {}
-        })
-        child.on('exit', (code) => reject(new Error(`argon serve exited ${code}`)))
-      })
+      const served = await startServe({ uri: srv.uri, db })
+      const child = served.child
       const before = rssOf(child.pid)
       let peak = before
       const timer = setInterval(() => (peak = Math.max(peak, rssOf(child.pid))), 100)

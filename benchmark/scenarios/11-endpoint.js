@@ -8,8 +8,7 @@
  * for the in-process variant (`argon.serve()`), which also shows what sharing one event
  * loop between the application and the endpoint costs.
  */
-const path = require('node:path')
-const { spawn } = require('node:child_process')
+const { startServe } = require('../../scripts/serve-process')
 const { MongoClient } = require('mongodb')
 const { compare, targets } = require('../lib/harness')
 const { COLL, K, baseProject, pick } = require('../lib/fixtures')
@@ -37,18 +36,8 @@ module.exports = {
       return make(coll)
     }
     // `argon serve` in a child process.
-    const bin = path.join(__dirname, '..', '..', 'bin', 'argon.js')
-    const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--json', '--uri', ctx.uri, '--db', fx.db], { stdio: ['ignore', 'pipe', 'inherit'] })
-    const served = await new Promise((resolve, reject) => {
-      let out = ''
-      child.stdout.on('data', (d) => {
-        out += d
-        try {
-          resolve(JSON.parse(out))
-        } catch {}
-      })
-      child.on('exit', (code) => reject(new Error(`argon serve exited ${code}`)))
-    })
+    const served = await startServe({ uri: ctx.uri, db: fx.db })
+    const child = served.child
     const outOfProcess = await MongoClient.connect(served.branches.main, { maxPoolSize: 10 })
     clients.push(outOfProcess)
     const viaServe = (make) => async () => make(outOfProcess.db().collection(COLL))
