@@ -113,23 +113,7 @@ pub(crate) fn plain_find<'a, T: Send + Sync>(
     if let Some(n) = o.batch_size {
         f = f.batch_size(n);
     }
-    let q = &o.q;
-    if let Some(c) = &q.collation {
-        f = f.collation(c.clone());
-    }
-    if let Some(h) = &q.hint {
-        f = f.hint(h.clone());
-    }
-    if let Some(c) = &q.comment {
-        f = f.comment(c.clone());
-    }
-    if let Some(l) = &q.let_vars {
-        f = f.let_vars(l.clone());
-    }
-    if let Some(t) = q.max_time {
-        f = f.max_time(t);
-    }
-    f
+    crate::with_query_opts!(f, o.q; collation, hint, comment, let_vars, max_time)
 }
 
 /// A read-only view of one collection on one branch at one cut.
@@ -251,18 +235,7 @@ impl ReadView<'_> {
             if let Some(l) = limit.filter(|l| *l > 0) {
                 c = c.limit(l as u64);
             }
-            if let Some(x) = &qo.collation {
-                c = c.collation(x.clone());
-            }
-            if let Some(h) = &qo.hint {
-                c = c.hint(h.clone());
-            }
-            if let Some(x) = &qo.comment {
-                c = c.comment(x.clone());
-            }
-            if let Some(t) = qo.max_time {
-                c = c.max_time(t);
-            }
+            let c = crate::with_query_opts!(c, qo; collation, hint, comment, max_time);
             return Ok(c.await?);
         }
         if self.plain() {
@@ -340,19 +313,8 @@ impl ReadView<'_> {
         check_distinct(field, qo)?;
         if self.plain() {
             let coll = self.p.db.collection::<Document>(self.coll);
-            let mut d = coll.distinct(field, filter);
-            if let Some(x) = &qo.collation {
-                d = d.collation(x.clone());
-            }
-            if let Some(h) = &qo.hint {
-                d = d.hint(h.clone());
-            }
-            if let Some(x) = &qo.comment {
-                d = d.comment(x.clone());
-            }
-            if let Some(t) = qo.max_time {
-                d = d.max_time(t);
-            }
+            let d = coll.distinct(field, filter);
+            let d = crate::with_query_opts!(d, qo; collation, hint, comment, max_time);
             return Ok(d.await?);
         }
         let q = ViewQuery {

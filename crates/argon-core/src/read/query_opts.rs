@@ -27,6 +27,23 @@ pub struct QueryOpts {
     pub max_time: Option<Duration>,
 }
 
+/// Sets the named `QueryOpts` fields that are present on a driver action builder (each
+/// action has its own setters, so this is a macro): `with_query_opts!(find, q; collation,
+/// hint, comment, let_vars, max_time)`.
+#[macro_export]
+macro_rules! with_query_opts {
+    ($builder:expr, $q:expr; $($field:ident),+) => {{
+        let mut b = $builder;
+        let q = &$q;
+        $(
+            if let Some(v) = &q.$field {
+                b = b.$field(v.clone());
+            }
+        )+
+        b
+    }};
+}
+
 /// The option names `QueryOpts` covers.
 pub const NAMES: [&str; 5] = ["collation", "hint", "comment", "let", "maxTimeMS"];
 

@@ -278,18 +278,7 @@ async fn update_one(
     if let Some(af) = how.array_filters {
         a = a.array_filters(af.clone());
     }
-    if let Some(c) = &how.q.collation {
-        a = a.collation(c.clone());
-    }
-    if let Some(l) = &how.q.let_vars {
-        a = a.let_vars(l.clone());
-    }
-    if let Some(c) = &how.q.comment {
-        a = a.comment(c.clone());
-    }
-    if let Some(d) = how.q.max_time {
-        a = a.max_time(d);
-    }
+    let a = crate::with_query_opts!(a, how.q; collation, let_vars, comment, max_time);
     let mut after = a
         .session(&mut *s)
         .await?
