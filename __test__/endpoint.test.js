@@ -432,3 +432,36 @@ test('argon serve --auth-file requires its users; the connection limit closes co
   assert.equal(await exited, 0)
   assert.equal(printed.state.stderr, '')
 })
+
+test('document sequences in OP_MSG, and idle cursors expiring', async () => {
+  const argon = await open()
+  const ep = await argon.serve({ port: 0, cursorIdleMs: 300 })
+  try {
+    // An insert whose documents travel in a kind-1 section (a document sequence).
+    const body = serialize({ insert: 'seq', ordered: true, $db: argon.database })
+    const docs = [serialize({ _id: 1, a: 'x' }), serialize({ _id: 2, a: 'y' })]
+    const ident = Buffer.from('documents\0')
+    const seq = Buffer.concat([Buffer.alloc(4), ident, ...docs])
+    seq.writeInt32LE(seq.length, 0)
+    const msg = Buffer.concat([Buffer.alloc(20), Buffer.from([0]), body, Buffer.from([1]), seq])
+    msg.writeInt32LE(msg.length, 0)
+    msg.writeInt32LE(9, 4)
+    msg.writeInt32LE(wire.OP_MSG, 12)
+    const r = deserialize((await raw(ep.port, msg)).reply.subarray(21))
+    assert.deepEqual([r.ok, r.n], [1, 2])
+    assert.deepEqual(await argon.branch('main').collection('seq').find().sort({ _id: 1 }).toArray(), [{ _id: 1, a: 'x' }, { _id: 2, a: 'y' }])
+    // A cursor left idle past cursorIdleMs is closed: getMore is CursorNotFound (43).
+    const c = await client(ep.uri)
+    await argon.branch('main').collection('many').insertMany(Array.from({ length: 10 }, (_, i) => ({ _id: i })))
+    const cur = c.db(argon.database).collection('many').find({}, { batchSize: 2 })
+    assert.ok(await cur.next())
+    assert.equal(ep.cursors.map.size, 1)
+    await new Promise((res) => setTimeout(res, 900))
+    assert.equal(ep.cursors.map.size, 0, 'the idle cursor was closed')
+    const drained = await cur.toArray().catch((e) => e)
+    assert.equal(drained.code, 43)
+  } finally {
+    await ep.close()
+    await argon.close()
+  }
+})
