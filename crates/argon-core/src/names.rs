@@ -13,6 +13,8 @@ pub const META: &str = "__argon.meta";
 pub const BRANCHES: &str = "__argon.branches";
 pub const WAL: &str = "__argon.wal";
 pub const SCRATCH: &str = "__argon.scratch";
+/// Writer leases: each process's write sessions and heartbeat (`write/lease.rs`).
+pub const LEASES: &str = "__argon.leases";
 pub const TAGS: &str = "__argon.tags";
 /// One record per user collection: where Argon first met it (see `adopt.rs`).
 pub const ADOPTED: &str = "__argon.adopted";

@@ -57,6 +57,9 @@ pub struct Project {
     pub ops: crate::ops::Ops,
     /// The monitor task, when on.
     pub(crate) monitor_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// This process's writer lease (its write sessions and heartbeat; `write/lease.rs`).
+    pub(crate) leases: crate::write::lease::Leases,
+    lease_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Open user transactions, by the id the embedding layer holds.
     pub(crate) user_txns: Mutex<std::collections::HashMap<u64, crate::api::Txn>>,
     pub(crate) next_txn: std::sync::atomic::AtomicU64,
@@ -132,6 +135,8 @@ impl Project {
             capture: Default::default(),
             ops: crate::ops::Ops::new(ops),
             monitor_task: Mutex::new(None),
+            leases: Default::default(),
+            lease_task: Mutex::new(None),
             user_txns: Mutex::new(std::collections::HashMap::new()),
             next_txn: std::sync::atomic::AtomicU64::new(1),
         };
@@ -165,6 +170,10 @@ impl Project {
             *project.gc_task.lock().expect("gc task") = Some(task);
         }
         *project.monitor_task.lock().expect("monitor task") = crate::ops::monitor::start(&project);
+        if project.transactions {
+            *project.lease_task.lock().expect("lease task") =
+                Some(crate::write::lease::start(&project));
+        }
         tracing::info!(database = %opts.database, transactions, "argon project opened");
         Ok(project)
     }
@@ -250,6 +259,11 @@ impl Project {
             }
             if let Some(t) = self.monitor_task.lock().expect("monitor task").take() {
                 t.abort();
+            }
+            let lease = self.lease_task.lock().expect("lease task").take();
+            if let Some(t) = lease {
+                t.abort();
+                self.leases.remove(self).await;
             }
             // Open transactions are dropped, which aborts them.
             self.user_txns.lock().expect("txns").clear();

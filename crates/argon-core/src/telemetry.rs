@@ -11,6 +11,8 @@ pub const ERRORS_TOTAL: &str = "argon_errors_total";
 pub const OP_SECONDS: &str = "argon_operation_duration_seconds";
 /// Counter: transaction attempts retried after a transient error (write conflicts).
 pub const TXN_RETRIES_TOTAL: &str = "argon_transaction_retries_total";
+/// Counter: crashed writers whose sessions were killed to free the LSN counter.
+pub const DEAD_WRITERS_REAPED_TOTAL: &str = "argon_dead_writers_reaped_total";
 /// Counter: operations retried after a retryable error (network, timeout, failover).
 pub const RETRIES_TOTAL: &str = "argon_retries_total";
 /// Counter: WAL records appended.
@@ -56,6 +58,10 @@ pub(crate) fn describe() {
         "Write transactions retried after a transient error."
     );
     describe_counter!(RETRIES_TOTAL, "Operations retried after a retryable error.");
+    describe_counter!(
+        DEAD_WRITERS_REAPED_TOTAL,
+        "Writers that stopped heartbeating whose sessions were killed to free the LSN counter."
+    );
     describe_counter!(WAL_RECORDS_TOTAL, "WAL records appended.");
     describe_counter!(BRANCHES_CREATED_TOTAL, "Branches created.");
     describe_counter!(

@@ -7,6 +7,7 @@
 pub(crate) mod alloc;
 pub mod bulk;
 mod insert;
+pub(crate) mod lease;
 mod modify;
 pub mod session;
 pub mod txn;

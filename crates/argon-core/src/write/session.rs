@@ -48,6 +48,7 @@ impl UserTxn {
             return Err(ArgonError::TransactionsRequired);
         }
         let mut session = p.client.start_session().await?;
+        p.leases.register(p, &session).await?;
         session
             .start_transaction()
             .with_options(super::txn::txn_options())

@@ -76,7 +76,10 @@ pub(crate) fn txn_options() -> TransactionOptions {
 /// itself belongs to the write's group (see [`WriteGroups`]). Use it through
 /// [`in_txn!`] (a write that may share its transaction) or [`in_txn_solo!`].
 pub struct Runner<'a> {
+    p: &'a Project,
     ops: &'a crate::ops::Ops,
+    /// When this write started meeting conflicts (reset by an unavailable database).
+    conflicts_since: Option<std::time::Instant>,
     delays: backon::ExponentialBackoff,
     /// Delays for retries after the database was unavailable (the `retry` option's
     /// strategy and attempts): an outage ends the write after those, where write conflicts
@@ -101,6 +104,8 @@ impl<'a> Runner<'a> {
             .with_max_times(p.max_txn_retries)
             .build();
         Ok(Runner {
+            p,
+            conflicts_since: None,
             ops: &p.ops,
             outage: None,
             delays,
@@ -113,6 +118,19 @@ impl<'a> Runner<'a> {
     /// (count or `transactionTimeoutMs`) is spent.
     async fn backoff(&mut self, e: mongodb::error::Error) -> Option<crate::ArgonError> {
         let unavailable = crate::ArgonError::from(e.clone()).is_unavailable();
+        if unavailable {
+            self.conflicts_since = None;
+        } else {
+            // Conflicts that last: a crashed writer may hold the LSN counter.
+            let since = *self
+                .conflicts_since
+                .get_or_insert_with(std::time::Instant::now);
+            if since.elapsed() >= crate::write::lease::CONFLICTS_BEFORE_REAP {
+                if let Err(err) = self.p.leases.reap(self.p).await {
+                    tracing::debug!(error = %err, "looking for crashed writers failed");
+                }
+            }
+        }
         let next = if unavailable {
             let ops = self.ops;
             self.outage
@@ -219,6 +237,7 @@ impl WriteGroups {
         }
         if guard.is_none() {
             let mut session = p.client.start_session().await?;
+            p.leases.register(p, &session).await?;
             session
                 .start_transaction()
                 .with_options(txn_options())
