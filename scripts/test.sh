@@ -18,3 +18,6 @@ cargo test -p argon-core
 
 echo "== node tests"
 node --test --test-concurrency=2 __test__/
+
+echo "== soak, short (50 worker kills, 2 server restarts; npm run soak -- --cycles 1000 for the long run)"
+node scripts/soak.js --cycles 50 --workers 3 --server-every 25
