@@ -4,9 +4,9 @@ use crate::errors::{to_napi, IntoNapi};
 use argon_core::bson::{self, Bson, Document};
 use argon_core::ArgonError;
 
+/// One document from JS: nesting checked before parsing (`read::parse_document`).
 pub fn doc(bytes: &[u8]) -> napi::Result<Document> {
-    bson::from_slice(bytes)
-        .map_err(|e| to_napi(ArgonError::InvalidArgument(format!("malformed BSON: {e}"))))
+    argon_core::read::parse_document(bytes).napi()
 }
 
 /// Splits concatenated BSON documents.

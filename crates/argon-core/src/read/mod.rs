@@ -438,8 +438,61 @@ impl DocCursor {
     }
 }
 
+/// Deepest nesting accepted from outside: MongoDB's limit for documents (100 levels),
+/// plus one for the `{ v: ... }` wrapper the binding puts values in. Checked before any
+/// recursive parsing, which could otherwise exhaust a thread's stack on hostile input.
+pub const MAX_DEPTH: usize = 101;
+
+/// Checks a BSON document's nesting (and that its nested lengths are sound) without
+/// recursing deeper than [`MAX_DEPTH`].
+pub fn check_depth(bytes: &[u8]) -> Result<()> {
+    use mongodb::bson::{RawBsonRef, RawDocument};
+    fn malformed(e: mongodb::bson::raw::Error) -> ArgonError {
+        ArgonError::InvalidArgument(format!("malformed BSON: {e}"))
+    }
+    fn too_deep() -> ArgonError {
+        ArgonError::InvalidArgument(format!(
+            "document nesting is deeper than MongoDB's limit of {} levels",
+            MAX_DEPTH - 1
+        ))
+    }
+    /// A value at `depth`: documents and arrays open the next level.
+    fn value(v: RawBsonRef<'_>, depth: usize) -> Result<()> {
+        match v {
+            RawBsonRef::Document(inner) => walk(inner, depth + 1),
+            RawBsonRef::Array(a) => {
+                if depth + 1 > MAX_DEPTH {
+                    return Err(too_deep());
+                }
+                for item in a {
+                    value(item.map_err(malformed)?, depth + 1)?;
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+    fn walk(d: &RawDocument, depth: usize) -> Result<()> {
+        if depth > MAX_DEPTH {
+            return Err(too_deep());
+        }
+        for el in d.iter() {
+            value(el.map_err(malformed)?.1, depth)?;
+        }
+        Ok(())
+    }
+    walk(RawDocument::from_bytes(bytes).map_err(malformed)?, 1)
+}
+
+/// Parses one BSON document from outside (JS), checking its nesting first.
+pub fn parse_document(bytes: &[u8]) -> Result<Document> {
+    check_depth(bytes)?;
+    mongodb::bson::from_slice(bytes)
+        .map_err(|e| ArgonError::InvalidArgument(format!("malformed BSON: {e}")))
+}
+
 /// Splits a buffer of concatenated BSON documents (a cursor batch, or a batch of documents
-/// from JS), rejecting truncated input with INVALID_ARGUMENT.
+/// from JS), rejecting truncated or too deeply nested input with INVALID_ARGUMENT.
 pub fn split_documents(bytes: &[u8]) -> Result<Vec<Document>> {
     let truncated = || ArgonError::InvalidArgument("truncated BSON".into());
     let mut out = Vec::new();
@@ -453,7 +506,7 @@ pub fn split_documents(bytes: &[u8]) -> Result<Vec<Document>> {
         if len < 5 || off + len > bytes.len() {
             return Err(truncated());
         }
-        out.push(mongodb::bson::from_slice(&bytes[off..off + len])?);
+        out.push(parse_document(&bytes[off..off + len])?);
         off += len;
     }
     Ok(out)
@@ -477,5 +530,35 @@ mod tests {
             assert_eq!(e.code(), "INVALID_ARGUMENT", "cut at {cut}");
         }
         assert!(split_documents(&[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_parsing() {
+        let mut d = doc! {"leaf": 1};
+        for _ in 0..(MAX_DEPTH - 1) {
+            d = doc! {"d": d};
+        }
+        let ok = mongodb::bson::to_vec(&d).unwrap();
+        assert!(
+            parse_document(&ok).is_ok(),
+            "{MAX_DEPTH} levels are accepted"
+        );
+        let too_deep = mongodb::bson::to_vec(&doc! {"d": d}).unwrap();
+        let e = parse_document(&too_deep).unwrap_err();
+        assert_eq!(e.code(), "INVALID_ARGUMENT");
+        assert!(e.to_string().contains("nesting"), "{e}");
+        // Arrays count as levels too, and a lying inner length is malformed, not a crash.
+        let mut a = mongodb::bson::Bson::Int32(1);
+        for _ in 0..200 {
+            a = mongodb::bson::Bson::Array(vec![a]);
+        }
+        let arr = mongodb::bson::to_vec(&doc! {"a": a}).unwrap();
+        assert_eq!(
+            split_documents(&arr).unwrap_err().code(),
+            "INVALID_ARGUMENT"
+        );
+        let mut bad = ok.clone();
+        bad[9] = 0x7f;
+        assert!(parse_document(&bad).is_err());
     }
 }
