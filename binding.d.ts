@@ -49,6 +49,12 @@ export declare class NativeArgon {
   health(): Promise<Buffer>
   /** One monitor round now (database check, gauges, alert rules). */
   monitorTick(): Promise<void>
+  /** `{ version, kind, setName, transactions, lsn }` as BSON. */
+  serverInfo(): Promise<Buffer>
+  /** Every connected process's published snapshot: `{ v: [...] }` as BSON. */
+  processes(): Promise<Buffer>
+  /** Publishes this process's snapshot now (the monitor does it every 10 s). */
+  publishNow(): Promise<void>
   /** `{ v: [alert…] }`: active alerts, or the last 100 transitions with `history`. */
   alerts(history: boolean): Buffer
   /** Receives every event as BSON (`{type: 'alert' | 'breaker' | 'log', …}`). */

@@ -149,6 +149,8 @@ export interface MonitorOptions {
   intervalMs?: number
   /** A database check slower than this fails, ms. Default 2000. */
   checkTimeoutMs?: number
+  /** How often this process publishes its snapshot for `argon status` and the dashboard (default 10 000; 0: never). */
+  publishIntervalMs?: number
   thresholds?: HealthThresholds
   /** Rules evaluated with the defaults. */
   rules?: AlertRule[]
@@ -514,6 +516,12 @@ export declare class Argon {
   /** Checks the storage invariants of a branch and collection (default: all) and reports
    *  every problem found; changes nothing. */
   verify(options?: { branch?: string; collection?: string }): Promise<VerifyReport>
+  /** The snapshots every connected process publishes (monitor on), newest report first. */
+  processes(): Promise<ProcessSnapshot[]>
+  /** Publishes this process's snapshot now. */
+  publishSnapshot(): Promise<void>
+  /** The server: version, deployment kind, whether transactions are available, the newest committed LSN. */
+  serverInfo(): Promise<{ version: string; kind: 'replicaSet' | 'sharded' | 'standalone'; setName: string | null; transactions: boolean; lsn: number; localTime: Date | null }>
   /** Runs a database check and evaluates every health check. */
   health(): Promise<Health>
   /** Liveness: the process and the library are alive (`down` once closed). */
@@ -535,6 +543,24 @@ export declare class Argon {
 }
 
 /** A handle on one branch. */
+/** One process's published snapshot (`argon.processes()`). */
+export interface ProcessSnapshot {
+  id: string
+  pid: number
+  host: string
+  app: string
+  startedAt: Date
+  reportedAt: Date
+  intervalMs: number
+  metrics: Record<string, unknown>
+  health: Record<string, unknown>
+  alerts: Array<Record<string, unknown>>
+  /** The last hour of summary points, one per publishing interval. */
+  history: Array<{ t: Date; operations: number; errors: number; errorRate: number; p99Ms: number }>
+  /** This process's metrics in the Prometheus text format. */
+  prometheus: string
+}
+
 export interface ServeOptions {
   /** TCP port; 0 (the default) picks a free one. */
   port?: number

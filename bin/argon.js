@@ -7,6 +7,7 @@
  *   argon branch info <name>               argon branch delete <name>
  *   argon branch protect|unprotect <name>  argon demo
  *   argon serve [--port 27100] [--host 127.0.0.1]   (a MongoDB endpoint per branch)
+ *   argon status | health | metrics [--process id] [--prometheus]   (what the processes report)
  *
  * Global options: --uri (default $MONGODB_URI), --db (default $ARGON_DB or "argon"), --json.
  * Errors print `error [CODE]: message` on stderr and exit with code 1.
@@ -319,6 +320,7 @@ program
 // demo
 
 program.addCommand(require('./serve').serveCommand({ argondb, print, printJson, cliError }))
+for (const c of require('./operator').operatorCommands({ withArgon, print, printJson, table, cliError })) program.addCommand(c)
 
 /** Without --uri/$MONGODB_URI, a throwaway local test server (source checkouts only). */
 async function startLocalServer() {

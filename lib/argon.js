@@ -316,6 +316,27 @@ class Argon extends EventEmitter {
   }
 
   /**
+   * The snapshots every connected process of this project publishes (every 10 s with the
+   * monitor on): `[{ id, pid, host, app, startedAt, reportedAt, metrics, health, alerts,
+   * history: [{ t, operations, errors, errorRate, p99Ms }], prometheus }]`, newest report
+   * first. What `argon status | health | metrics` and the dashboard read.
+   */
+  async processes() {
+    const d = this._codec.decode(await call(this._native.processes(), this._codec.EJSON))
+    return d.v.map(({ _id, ...rest }) => ops.plain({ id: _id, ...rest }))
+  }
+
+  /** The server: `{ version, kind: 'replicaSet' | 'sharded' | 'standalone', setName, transactions, lsn }`. */
+  async serverInfo() {
+    return ops.plain(this._codec.decode(await call(this._native.serverInfo(), this._codec.EJSON)))
+  }
+
+  /** Publishes this process's snapshot now, instead of at the monitor's next 10 s mark. */
+  async publishSnapshot() {
+    await call(this._native.publishNow(), this._codec.EJSON)
+  }
+
+  /**
    * Checks the storage invariants (ARCHITECTURE.md) of `options.branch` and
    * `options.collection` (default: all) and reports every problem found; changes nothing.
    * Resolves `{ ok, checked: { branches, collections, rows, records }, problemCount, problems }`.

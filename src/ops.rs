@@ -48,6 +48,24 @@ impl NativeArgon {
         Ok(())
     }
 
+    /// `{ version, kind, setName, transactions, lsn }` as BSON.
+    #[napi(catch_unwind)]
+    pub async fn server_info(&self) -> napi::Result<Buffer> {
+        Ok(to_bytes(&self.inner.clone().server_info().await.napi()?)?.into())
+    }
+
+    /// Every connected process's published snapshot: `{ v: [...] }` as BSON.
+    #[napi(catch_unwind)]
+    pub async fn processes(&self) -> napi::Result<Buffer> {
+        crate::convert::docs_reply(self.inner.clone().processes().await.napi()?)
+    }
+
+    /// Publishes this process's snapshot now (the monitor does it every 10 s).
+    #[napi(catch_unwind)]
+    pub async fn publish_now(&self) -> napi::Result<()> {
+        self.inner.clone().publish_now().await.napi()
+    }
+
     /// `{ v: [alert…] }`: active alerts, or the last 100 transitions with `history`.
     #[napi(catch_unwind)]
     pub fn alerts(&self, history: bool) -> napi::Result<Buffer> {

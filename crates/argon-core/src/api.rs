@@ -274,33 +274,48 @@ impl Argon {
     /// The JSON form of the metrics: per-operation statistics, counters, the window
     /// health reads, the LSN, branches, breaker and process.
     pub async fn metrics_document(&self) -> Document {
-        let snap = self.p.ops.snapshot();
-        let branches = self
+        crate::ops::publish::metrics_document(&self.p).await
+    }
+
+    /// The snapshots every connected process of the project published (`ops/publish.rs`),
+    /// newest report first.
+    pub async fn processes(&self) -> Result<Vec<Document>> {
+        self.p.check_open()?;
+        crate::ops::publish::processes(&self.p).await
+    }
+
+    /// The server: `{ version, kind: "replicaSet" | "sharded" | "standalone", setName,
+    /// transactions, lsn }` (lsn: the newest committed LSN).
+    pub async fn server_info(&self) -> Result<Document> {
+        self.p.check_open()?;
+        let hello = self.p.db.run_command(doc! {"hello": 1}).await?;
+        let build = self
             .p
-            .branches()
-            .estimated_document_count()
-            .await
-            .unwrap_or(0);
-        doc! {
-            "operations": self.p.ops.telemetry.operations_document(),
-            "counters": self.p.ops.telemetry.counters_document(),
-            "window": {
-                "seconds": 60,
-                "operations": snap.window.count as i64,
-                "errors": snap.window.errors as i64,
-                "errorRate": snap.window.error_rate,
-                "p99Ms": snap.window.p99_ms,
-            },
-            "system": {
-                "rssBytes": snap.rss_bytes as i64,
-                "uptimeMs": snap.uptime_ms as i64,
-                "up": self.up(),
-                "version": env!("CARGO_PKG_VERSION"),
-            },
-            "lsn": self.p.seen_lsn.load(std::sync::atomic::Ordering::Acquire),
-            "branches": branches as i64,
-            "breaker": snap.breaker.as_str(),
-        }
+            .client
+            .database("admin")
+            .run_command(doc! {"buildInfo": 1})
+            .await?;
+        let kind = if hello.get_str("msg") == Ok("isdbgrid") {
+            "sharded"
+        } else if hello.contains_key("setName") {
+            "replicaSet"
+        } else {
+            "standalone"
+        };
+        let lsn = self.p.committed_lsn().await?;
+        Ok(doc! {
+            "version": build.get_str("version").unwrap_or("").to_string(),
+            "kind": kind,
+            "setName": hello.get_str("setName").ok().map(str::to_string),
+            "transactions": self.p.transactions,
+            "lsn": lsn.get(),
+            "localTime": hello.get_datetime("localTime").ok().copied(),
+        })
+    }
+
+    /// Publishes this process's snapshot now (the monitor does it every 10 s).
+    pub async fn publish_now(&self) -> Result<()> {
+        crate::ops::publish::publish(&self.p).await
     }
 
     /// Checks the storage invariants of a branch and collection (or all of them) and

@@ -15,6 +15,8 @@ pub const WAL: &str = "__argon.wal";
 pub const SCRATCH: &str = "__argon.scratch";
 /// Writer leases: each process's write sessions and heartbeat (`write/lease.rs`).
 pub const LEASES: &str = "__argon.leases";
+/// Each connected process's published snapshot: metrics, health, alerts (`ops/publish.rs`).
+pub const PROCESSES: &str = "__argon.processes";
 pub const TAGS: &str = "__argon.tags";
 /// One record per user collection: where Argon first met it (see `adopt.rs`).
 pub const ADOPTED: &str = "__argon.adopted";

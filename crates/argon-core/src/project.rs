@@ -60,6 +60,10 @@ pub struct Project {
     /// This process's writer lease (its write sessions and heartbeat; `write/lease.rs`).
     pub(crate) leases: crate::write::lease::Leases,
     lease_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The `appName` this process connected with (shown in published snapshots).
+    pub(crate) app_name: String,
+    /// The task publishing this process's snapshot (`ops/publish.rs`), when on.
+    publish_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Open user transactions, by the id the embedding layer holds.
     pub(crate) user_txns: Mutex<std::collections::HashMap<u64, crate::api::Txn>>,
     pub(crate) next_txn: std::sync::atomic::AtomicU64,
@@ -137,10 +141,13 @@ impl Project {
             monitor_task: Mutex::new(None),
             leases: Default::default(),
             lease_task: Mutex::new(None),
+            app_name: opts.app_name.clone().unwrap_or_default(),
+            publish_task: Mutex::new(None),
             user_txns: Mutex::new(std::collections::HashMap::new()),
             next_txn: std::sync::atomic::AtomicU64::new(1),
         };
         let migrated = project.init().await?;
+        crate::ops::publish::ensure_index(&project).await?;
         let colls = project.user_collections().await?;
         if migrated {
             for c in &colls {
@@ -170,6 +177,8 @@ impl Project {
             *project.gc_task.lock().expect("gc task") = Some(task);
         }
         *project.monitor_task.lock().expect("monitor task") = crate::ops::monitor::start(&project);
+        *project.publish_task.lock().expect("publish task") =
+            crate::ops::monitor::start_publisher(&project);
         if project.transactions {
             *project.lease_task.lock().expect("lease task") =
                 Some(crate::write::lease::start(&project));
@@ -259,6 +268,13 @@ impl Project {
             }
             if let Some(t) = self.monitor_task.lock().expect("monitor task").take() {
                 t.abort();
+            }
+            let publisher = self.publish_task.lock().expect("publish task").take();
+            if let Some(t) = publisher {
+                t.abort();
+                // A process that closes cleanly stops reporting; one that stops without
+                // closing shows as silent (`argon health`).
+                crate::ops::publish::remove(self).await;
             }
             let lease = self.lease_task.lock().expect("lease task").take();
             if let Some(t) = lease {

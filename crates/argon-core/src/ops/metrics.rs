@@ -45,6 +45,8 @@ struct OpStats {
     max_us: u64,
     last_seen: DateTime,
     hist: Histogram<u64>,
+    /// Failed calls by error code.
+    by_code: std::collections::BTreeMap<&'static str, u64>,
 }
 
 impl OpStats {
@@ -57,6 +59,7 @@ impl OpStats {
             max_us: 0,
             last_seen: DateTime::now(),
             hist: histogram(),
+            by_code: Default::default(),
         }
     }
 }
@@ -167,6 +170,9 @@ impl Telemetry {
         let e = s.ops.entry(op).or_insert_with(OpStats::new);
         e.count += 1;
         e.errors += u64::from(error.is_some());
+        if let Some(code) = error {
+            *e.by_code.entry(code).or_insert(0) += 1;
+        }
         e.sum_us += us;
         e.min_us = e.min_us.min(us);
         e.max_us = e.max_us.max(us);
@@ -243,6 +249,7 @@ impl Telemetry {
                     "maxMs": ms(e.max_us),
                     "p50Ms": ms(e.hist.value_at_quantile(0.5)),
                     "p99Ms": ms(e.hist.value_at_quantile(0.99)),
+                    "errorsByCode": e.by_code.iter().map(|(k, v)| (k.to_string(), mongodb::bson::Bson::Int64(*v as i64))).collect::<Document>(),
                     "lastSeen": e.last_seen,
                 },
             );

@@ -12,6 +12,7 @@ pub mod health;
 pub mod logs;
 pub mod metrics;
 pub mod monitor;
+pub mod publish;
 pub mod retry;
 pub mod verify;
 
@@ -48,6 +49,9 @@ pub struct MonitorOptions {
     pub rules: Vec<Rule>,
     /// Whether the default rules are evaluated.
     pub default_rules: bool,
+    /// This process publishes its snapshot for `argon status` and the dashboard every this
+    /// many ms (`ops/publish.rs`); 0: never.
+    pub publish_interval_ms: u64,
 }
 
 impl Default for MonitorOptions {
@@ -58,6 +62,7 @@ impl Default for MonitorOptions {
             thresholds: Thresholds::default(),
             rules: Vec::new(),
             default_rules: true,
+            publish_interval_ms: 10_000,
         }
     }
 }

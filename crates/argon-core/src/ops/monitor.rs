@@ -20,6 +20,30 @@ pub async fn tick(p: &Project) {
     p.ops.evaluate_alerts();
 }
 
+/// Starts the publisher of `p`'s snapshot (`ops/publish.rs`), every
+/// `monitor.publishIntervalMs`, when the monitor is on.
+pub fn start_publisher(p: &Arc<Project>) -> Option<tokio::task::JoinHandle<()>> {
+    let ms = p.ops.options.monitor.publish_interval_ms;
+    if !p.ops.options.monitor_enabled || ms == 0 {
+        return None;
+    }
+    let weak: Weak<Project> = Arc::downgrade(p);
+    Some(tokio::spawn(async move {
+        let mut interval = tokio::time::interval(Duration::from_millis(ms));
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            let Some(p) = weak.upgrade() else { return };
+            if p.ops.is_closing() {
+                return;
+            }
+            if let Err(e) = crate::ops::publish::publish(&p).await {
+                tracing::debug!(error = %e, "publishing this process's snapshot failed; retrying at the next interval");
+            }
+        }
+    }))
+}
+
 /// Starts the monitor of `p` (when enabled).
 pub fn start(p: &Arc<Project>) -> Option<tokio::task::JoinHandle<()>> {
     if !p.ops.options.monitor_enabled {
