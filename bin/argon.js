@@ -77,7 +77,8 @@ function globals(cmd) {
 async function withArgon(cmd, fn) {
   const o = globals(cmd)
   if (!o.uri) throw cliError('INVALID_URI', 'no MongoDB connection string: pass --uri or set MONGODB_URI')
-  const argon = await argondb().Argon.connect(o.uri, { database: o.db, appName: 'argon-cli' })
+  // The CLI is not an application process: it does not publish a snapshot of its own.
+  const argon = await argondb().Argon.connect(o.uri, { database: o.db, appName: 'argon-cli', monitor: false })
   try {
     return await fn(argon, o)
   } finally {

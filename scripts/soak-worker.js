@@ -12,7 +12,19 @@ const BRANCHES = ['main', 'soak-b']
 const out = (line) => process.stdout.write(line + '\n')
 
 async function main() {
-  const argon = await Argon.connect(uri, { database, monitor: false, serverSelectionTimeoutMs: 2000, retry: { maxAttempts: 2 } })
+  // As an application under a supervisor would: keep trying to connect while the server
+  // restarts (up to a minute), instead of dying at start-up.
+  let argon
+  for (let attempt = 0; ; attempt++) {
+    try {
+      argon = await Argon.connect(uri, { database, monitor: false, serverSelectionTimeoutMs: 2000, retry: { maxAttempts: 2 } })
+      break
+    } catch (e) {
+      if (attempt >= 30 || e.code !== 'SERVER_UNREACHABLE') throw e
+      out(`E ${e.code}`)
+      await new Promise((r) => setTimeout(r, 2000))
+    }
+  }
   const colls = Object.fromEntries(BRANCHES.map((b) => [b, argon.branch(b).collection('soak')]))
   const mine = Object.fromEntries(BRANCHES.map((b) => [b, []]))
   let seq = 0

@@ -3,8 +3,9 @@
 //! metrics, health and active alerts into `__argon.processes` every
 //! `monitor.publishIntervalMs` (default [`EVERY`]), one upsert
 //! per process per interval, keeping the last hour of summary points in the same
-//! document (so trend charts survive a restart of the application). Documents not
-//! reported for a day expire (a TTL index on `reportedAt`).
+//! document (so trend charts survive a restart of the application). A clean close marks
+//! the document closed; documents not reported for a day expire (a TTL index on
+//! `reportedAt`).
 
 use crate::error::Result;
 use crate::names::PROCESSES;
@@ -92,16 +93,24 @@ pub async fn publish(p: &Project) -> Result<()> {
     Ok(())
 }
 
-/// Removes this process's snapshot (on a clean close).
+/// Marks this process's snapshot closed (on a clean close), so it no longer shows. A mark
+/// rather than a delete: a publish still in flight when the process closed may reach the
+/// server after it, and must not bring the snapshot back (it never unsets the mark).
 pub async fn remove(p: &Project) {
-    let _ = coll(p).delete_one(doc! {"_id": &p.leases.id}).await;
+    let _ = coll(p)
+        .update_one(
+            doc! {"_id": &p.leases.id},
+            doc! {"$set": {"closed": true}, "$currentDate": {"reportedAt": true}},
+        )
+        .upsert(true)
+        .await;
 }
 
 /// Every published snapshot, newest report first.
 pub async fn processes(p: &Project) -> Result<Vec<Document>> {
     use futures_util::TryStreamExt;
     Ok(coll(p)
-        .find(doc! {})
+        .find(doc! {"closed": {"$ne": true}})
         .sort(doc! {"reportedAt": -1})
         .await?
         .try_collect()
