@@ -100,3 +100,35 @@ test('writers SIGKILLed at random moments under load: the survivor never waits 5
     await argon.close()
   }
 })
+
+test('after a server restart, the first write to a child branch succeeds (the capture barrier reopens its lost cursor)', { timeout: 120_000, skip: process.env.ARGON_TEST_URI ? 'needs its own server to kill' : false }, async () => {
+  const { startServer } = require('../scripts/test-server')
+  const own = await startServer({ syncOnCommit: true })
+  let restarted = null
+  const argon = await Argon.connect(own.uri, { database: freshDb('rel_barrier'), monitor: false, serverSelectionTimeoutMs: 2000 })
+  try {
+    await argon.branch('main').collection('c').insertOne({ _id: 0 })
+    const child = (await argon.createBranch('b')).collection('c')
+    // Child writes pass the capture barrier: its change-stream cursor is now open.
+    await child.insertOne({ _id: 1 })
+    await own.kill()
+    restarted = await startServer({ syncOnCommit: true, dir: own.dir, port: own.port })
+    // Wait until the server answers Argon again (main reads need no barrier).
+    for (let i = 0; ; i++) {
+      try {
+        await argon.branch('main').collection('c').findOne({ _id: 0 })
+        break
+      } catch (e) {
+        if (i > 100) throw e
+        await new Promise((r) => setTimeout(r, 100))
+      }
+    }
+    // The barrier cursor died with the server: the write must not fail with CursorNotFound.
+    await child.insertOne({ _id: 2 })
+    assert.deepEqual((await child.find().sort({ _id: 1 }).toArray()).map((d) => d._id), [0, 1, 2])
+  } finally {
+    await argon.close()
+    if (restarted) await restarted.stop()
+    else await own.stop()
+  }
+})

@@ -163,6 +163,14 @@ fn cursor_reply(r: &Document, batch: &str) -> Result<(i64, Vec<Bson>)> {
 
 /// The barrier cursor's filter: the capture stream's events plus capture's own progress
 /// records, slimmed to what classification needs.
+/// Whether an error says the server no longer has the cursor (a restart, a failover, a
+/// killed or timed-out cursor), rather than that the server is unreachable.
+fn cursor_lost(e: &ArgonError) -> bool {
+    // CursorNotFound, CursorKilled, QueryPlanKilled, Interrupted (at shutdown).
+    matches!(e.server_code(), Some(43 | 237 | 175 | 11601))
+        || e.to_string().contains("barrier cursor closed")
+}
+
 fn barrier_pipeline() -> Vec<Document> {
     vec![
         doc! {"$match": {"$or": [
@@ -188,24 +196,35 @@ impl Project {
         let arrived = Instant::now();
         let deadline = arrived + BARRIER_WAIT;
         let mut guard = self.capture.barrier.lock().await;
-        if guard.is_none() {
-            // Open the cursor at the head first, then scan once from capture's stored
-            // position up to past that point: together they cover every event.
-            let mut bc = BarrierCursor::open(self).await?;
-            let scanned = self.scan_from_position().await?;
-            bc.seen.pending = bc.seen.pending.max(scanned.pending);
-            bc.seen.through = bc.seen.through.max(scanned.through);
-            *guard = Some(bc);
+        // A cursor lost to a server restart or failover (CursorNotFound and the like) is
+        // reopened at once, once: the reopened cursor and the scan from capture's stored
+        // position cover every event, so the caller sees no error for it.
+        let mut reopened = false;
+        loop {
+            if guard.is_none() {
+                // Open the cursor at the head first, then scan once from capture's stored
+                // position up to past that point: together they cover every event.
+                let mut bc = BarrierCursor::open(self).await?;
+                let scanned = self.scan_from_position().await?;
+                bc.seen.pending = bc.seen.pending.max(scanned.pending);
+                bc.seen.through = bc.seen.through.max(scanned.through);
+                *guard = Some(bc);
+            }
+            let bc = guard.as_mut().expect("barrier cursor");
+            if bc.drained_at < arrived {
+                bc.drained_at = Instant::now();
+                if let Err(e) = bc.drain(self).await {
+                    *guard = None;
+                    if !reopened && cursor_lost(&e) {
+                        reopened = true;
+                        continue;
+                    }
+                    return Err(e);
+                }
+            }
+            break;
         }
         let bc = guard.as_mut().expect("barrier cursor");
-        if bc.drained_at < arrived {
-            bc.drained_at = Instant::now();
-            if let Err(e) = bc.drain(self).await {
-                // A lost cursor (server restart, failover): reopen on the next call.
-                *guard = None;
-                return Err(e);
-            }
-        }
         // Wait for the outside writes seen so far only: ones committed while this barrier
         // waits are not its business (under a steady outside load, chasing them would
         // never end).
