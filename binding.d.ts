@@ -102,8 +102,6 @@ export declare class NativeCollection {
   bulkWrite(ops: Buffer, ordered: boolean): Promise<Buffer>
   /** `insertOne`/`insertMany` inside transaction `txn`. Returns `{ ids }` as BSON. */
   insertManyTxn(txn: number, docsBytes: Buffer, op: string): Promise<Buffer>
-  /** A write (as `modify`) inside transaction `txn`. */
-  modifyTxn(txn: number, op: string, filter: Buffer, change: Buffer | undefined | null, options: Buffer): Promise<Buffer>
   /** `find` inside transaction `txn`: `{ v: [documents] }` as BSON. */
   findTxn(txn: number, filter: Buffer, options: Buffer): Promise<Buffer>
   /**
@@ -111,20 +109,22 @@ export declare class NativeCollection {
    * [documents] }` as BSON.
    */
   aggregateTxn(txn: number, pipeline: Buffer, options: Buffer): Promise<Buffer>
-  /** `distinct` inside transaction `txn`: `{ v: [values] }` as BSON. */
-  distinctTxn(txn: number, field: string, filter: Buffer, options: Buffer): Promise<Buffer>
   /**
    * op: updateOne | updateMany | replaceOne | deleteOne | deleteMany |
-   * findOneAndUpdate | findOneAndReplace | findOneAndDelete.
+   * findOneAndUpdate | findOneAndReplace | findOneAndDelete; inside user transaction
+   * `txn` when given.
    */
-  modify(op: string, filter: Buffer, change: Buffer | undefined | null, options: Buffer): Promise<Buffer>
+  modify(op: string, filter: Buffer, change: Buffer | undefined | null, options: Buffer, txn?: number | undefined | null): Promise<Buffer>
   find(filter: Buffer, options: Buffer, op?: string | undefined | null): Promise<NativeCursor>
   /** `pipeline` is BSON `{ p: [...] }`. */
   aggregate(pipeline: Buffer, options: Buffer): Promise<NativeCursor>
   countDocuments(filter: Buffer, options: Buffer): Promise<number>
   estimatedDocumentCount(): Promise<number>
-  /** Returns BSON `{ v: [...] }`. Options: collation, hint, comment, maxTimeMS. */
-  distinct(field: string, filter: Buffer, options: Buffer): Promise<Buffer>
+  /**
+   * Returns BSON `{ v: [...] }`. Options: collation, hint, comment, maxTimeMS; inside
+   * user transaction `txn` when given.
+   */
+  distinct(field: string, filter: Buffer, options: Buffer, txn?: number | undefined | null): Promise<Buffer>
   createIndex(keys: Buffer, options: Buffer): Promise<string>
   dropIndex(name: string): Promise<void>
   /** Returns BSON `{ v: [...] }`. */

@@ -166,8 +166,8 @@ class Collection {
 
   async _modify(op, filter, change, options) {
     const [session, o] = this._session(options)
-    const args = [op, this._codec.encode(filter), change === undefined ? null : this._codec.encodeValue(change), this._codec.encode(cleanOptions(o))]
-    const buf = session ? await this._call(this._native.modifyTxn(await session._txn(), ...args)) : await this._call(this._native.modify(...args))
+    const txn = session ? await session._txn() : null
+    const buf = await this._call(this._native.modify(op, this._codec.encode(filter), change === undefined ? null : this._codec.encodeValue(change), this._codec.encode(cleanOptions(o)), txn))
     return this._codec.decode(buf)
   }
 
@@ -286,8 +286,8 @@ class Collection {
     for (const k of Object.keys(opts)) {
       if (!DISTINCT_OPTIONS.has(k)) throw new ArgonError('INVALID_ARGUMENT', `option \`${k}\` is not an option of distinct`)
     }
-    const args = [String(key), this._codec.encode(filter), this._codec.encode(opts)]
-    const buf = session ? await this._call(this._native.distinctTxn(await session._txn(), ...args)) : await this._call(this._native.distinct(...args))
+    const txn = session ? await session._txn() : null
+    const buf = await this._call(this._native.distinct(String(key), this._codec.encode(filter), this._codec.encode(opts), txn))
     return this._codec.decode(buf).v
   }
 

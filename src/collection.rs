@@ -223,25 +223,6 @@ impl NativeCollection {
         Ok(to_bytes(&doc! {"ids": ids})?.into())
     }
 
-    /// A write (as `modify`) inside transaction `txn`.
-    #[napi(catch_unwind)]
-    pub async fn modify_txn(
-        &self,
-        txn: f64,
-        op: String,
-        filter: Buffer,
-        change: Option<Buffer>,
-        options: Buffer,
-    ) -> napi::Result<Buffer> {
-        let (filter, kind, change, mo) = modify_args(&op, &filter, change.as_deref(), &options)?;
-        let r = self
-            .inner
-            .modify_txn(txn as u64, kind, filter, change, mo)
-            .await
-            .napi()?;
-        modify_reply(r)
-    }
-
     /// `find` inside transaction `txn`: `{ v: [documents] }` as BSON.
     #[napi(catch_unwind)]
     pub async fn find_txn(
@@ -274,27 +255,9 @@ impl NativeCollection {
         )
     }
 
-    /// `distinct` inside transaction `txn`: `{ v: [values] }` as BSON.
-    #[napi(catch_unwind)]
-    pub async fn distinct_txn(
-        &self,
-        txn: f64,
-        field: String,
-        filter: Buffer,
-        options: Buffer,
-    ) -> napi::Result<Buffer> {
-        let filter = doc(&filter)?;
-        let (_, q) = options_of(&options)?;
-        let v = self
-            .inner
-            .distinct_txn(txn as u64, &field, filter, q)
-            .await
-            .napi()?;
-        Ok(to_bytes(&doc! {"v": v})?.into())
-    }
-
     /// op: updateOne | updateMany | replaceOne | deleteOne | deleteMany |
-    /// findOneAndUpdate | findOneAndReplace | findOneAndDelete.
+    /// findOneAndUpdate | findOneAndReplace | findOneAndDelete; inside user transaction
+    /// `txn` when given.
     #[napi(catch_unwind)]
     pub async fn modify(
         &self,
@@ -302,10 +265,18 @@ impl NativeCollection {
         filter: Buffer,
         change: Option<Buffer>,
         options: Buffer,
+        txn: Option<f64>,
     ) -> napi::Result<Buffer> {
         let (filter, kind, change, mo) = modify_args(&op, &filter, change.as_deref(), &options)?;
-        let r = self.inner.modify(kind, filter, change, mo).await.napi()?;
-        modify_reply(r)
+        let r = match txn {
+            Some(t) => {
+                self.inner
+                    .modify_txn(t as u64, kind, filter, change, mo)
+                    .await
+            }
+            None => self.inner.modify(kind, filter, change, mo).await,
+        };
+        modify_reply(r.napi()?)
     }
 
     #[napi(catch_unwind)]
@@ -355,17 +326,23 @@ impl NativeCollection {
         Ok(self.inner.estimated_document_count().await.napi()? as f64)
     }
 
-    /// Returns BSON `{ v: [...] }`. Options: collation, hint, comment, maxTimeMS.
+    /// Returns BSON `{ v: [...] }`. Options: collation, hint, comment, maxTimeMS; inside
+    /// user transaction `txn` when given.
     #[napi(catch_unwind)]
     pub async fn distinct(
         &self,
         field: String,
         filter: Buffer,
         options: Buffer,
+        txn: Option<f64>,
     ) -> napi::Result<Buffer> {
         let filter = doc(&filter)?;
         let (_, q) = options_of(&options)?;
-        let v = self.inner.distinct(&field, filter, q).await.napi()?;
+        let v = match txn {
+            Some(t) => self.inner.distinct_txn(t as u64, &field, filter, q).await,
+            None => self.inner.distinct(&field, filter, q).await,
+        }
+        .napi()?;
         Ok(to_bytes(&doc! {"v": v})?.into())
     }
 

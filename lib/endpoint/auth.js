@@ -7,6 +7,7 @@
  * No password, proof or key ever appears in an error or a log.
  */
 const crypto = require('node:crypto')
+const { fail } = require('./wire')
 
 const MECHANISM = 'SCRAM-SHA-256'
 const DEFAULT_ITERATIONS = 15000
@@ -14,9 +15,6 @@ const DEFAULT_ITERATIONS = 15000
 const hmac = (key, data) => crypto.createHmac('sha256', key).update(data).digest()
 const sha256 = (data) => crypto.createHash('sha256').update(data).digest()
 
-function fail(code, codeName, message) {
-  return Object.assign(new Error(message), { code, codeName })
-}
 
 /** SCRAM keys for a password (SASLprep approximated by NFKC normalisation). */
 function keysFor(password, salt = crypto.randomBytes(28), iterations = DEFAULT_ITERATIONS) {
@@ -105,4 +103,4 @@ class Conversation {
 /** Commands a connection may run before it authenticates. */
 const OPEN_COMMANDS = new Set(['hello', 'ismaster', 'saslstart', 'saslcontinue', 'ping', 'buildinfo', 'endsessions'])
 
-module.exports = { MECHANISM, keysFor, loadUsers, Conversation, OPEN_COMMANDS, fail }
+module.exports = { MECHANISM, keysFor, loadUsers, Conversation, OPEN_COMMANDS }

@@ -5,9 +5,10 @@
  * travel as the BSON Argon returned (never re-typed through JavaScript numbers); command
  * arguments are decoded with exact BSON types (Int32, Double, Long kept).
  */
-const { ArgonError } = require('../errors')
+const { call } = require('../errors')
 const { parseDbName, dbNameFor } = require('./names')
 const auth = require('./auth')
+const { fail } = require('./wire')
 
 const MAX_BSON = 16 * 1024 * 1024
 const WIRE_VERSION = 21 // MongoDB 7.0
@@ -54,12 +55,6 @@ function codeNameOf(code) {
   return { 2: 'BadValue', 11000: 'DuplicateKey', 26: 'NamespaceNotFound', 50: 'MaxTimeMSExpired', 59: 'CommandNotFound', 66: 'ImmutableField' }[code] || ''
 }
 
-function fail(code, codeName, message) {
-  const e = new Error(message)
-  e.code = code
-  e.codeName = codeName
-  return e
-}
 
 const num = (v, dflt) => (v === undefined || v === null ? dflt : Number(typeof v === 'object' && 'valueOf' in v ? v.valueOf() : v))
 
@@ -426,7 +421,7 @@ const HANDLERS = {
     if (!c) throw fail(43, 'CursorNotFound', `cursor id ${id} not found`)
     let batch = num(cmd.batchSize, c.batchSize || 101)
     if (c.left !== null && c.left !== undefined) batch = Math.min(batch, c.left)
-    const buf = await this.argon._trackCall(require('../errors').call(c.native.nextBatch(batch), this.codec.EJSON)).catch((e) => {
+    const buf = await this.argon._trackCall(call(c.native.nextBatch(batch), this.codec.EJSON)).catch((e) => {
       this.ep.cursors.remove(id)
       throw e
     })
@@ -479,9 +474,8 @@ const HANDLERS = {
   async distinct(cmd) {
     const { coll } = this.collection(cmd, 'distinct')
     const opts = clean({ collation: cmd.collation, hint: cmd.hint, comment: cmd.comment, maxTimeMS: num(cmd.maxTimeMS) })
-    const args = [String(cmd.key), this.codec.encode(cmd.query || {}), this.codec.encode(opts)]
     const txn = await this.txn(cmd)
-    const buf = txn !== null ? await coll._call(coll._native.distinctTxn(txn, ...args)) : await coll._call(coll._native.distinct(...args))
+    const buf = await coll._call(coll._native.distinct(String(cmd.key), this.codec.encode(cmd.query || {}), this.codec.encode(opts), txn))
     return { values: this.decode(buf).v, ok: 1 }
   },
   async insert(cmd) {
@@ -500,56 +494,30 @@ const HANDLERS = {
     return reply
   },
   async update(cmd) {
-    const { coll } = this.collection(cmd, 'update')
-    const ordered = cmd.ordered !== false
-    const txn = await this.txn(cmd)
     const reply = { n: 0, nModified: 0, ok: 1 }
     const upserted = []
-    const errors = []
-    const updates = cmd.updates || []
-    for (let i = 0; i < updates.length; i++) {
-      const u = updates[i]
+    await this.statements(cmd, 'update', 'updates', reply, async (u, i, coll, txn) => {
       const op = u.multi ? 'updateMany' : isReplacement(u.u) ? 'replaceOne' : 'updateOne'
       const opts = clean({ upsert: u.upsert || undefined, arrayFilters: u.arrayFilters, collation: u.collation, hint: u.hint, sort: u.sort, let: cmd.let, comment: cmd.comment })
-      try {
-        const r = await this.modify(coll, txn, op, u.q || {}, u.u, opts)
-        if (r.upsertedId !== null && r.upsertedId !== undefined) {
-          upserted.push({ index: i, _id: r.upsertedId })
-          reply.n += 1
-        } else {
-          reply.n += num(r.matchedCount, 0)
-          reply.nModified += num(r.modifiedCount, 0)
-        }
-      } catch (e) {
-        if (txn !== null) throw e
-        errors.push({ index: i, ...writeErrorOf(e) })
-        if (ordered) break
+      const r = await this.modify(coll, txn, op, u.q || {}, u.u, opts)
+      if (r.upsertedId !== null && r.upsertedId !== undefined) {
+        upserted.push({ index: i, _id: r.upsertedId })
+        reply.n += 1
+      } else {
+        reply.n += num(r.matchedCount, 0)
+        reply.nModified += num(r.modifiedCount, 0)
       }
-    }
+    })
     if (upserted.length) reply.upserted = upserted
-    if (errors.length) reply.writeErrors = errors
     return reply
   },
   async delete(cmd) {
-    const { coll } = this.collection(cmd, 'delete')
-    const ordered = cmd.ordered !== false
-    const txn = await this.txn(cmd)
     const reply = { n: 0, ok: 1 }
-    const errors = []
-    const deletes = cmd.deletes || []
-    for (let i = 0; i < deletes.length; i++) {
-      const d = deletes[i]
+    await this.statements(cmd, 'delete', 'deletes', reply, async (d, i, coll, txn) => {
       const op = num(d.limit, 0) === 1 ? 'deleteOne' : 'deleteMany'
-      try {
-        const r = await this.modify(coll, txn, op, d.q || {}, undefined, clean({ collation: d.collation, hint: d.hint, let: cmd.let, comment: cmd.comment }))
-        reply.n += num(r.deletedCount, 0)
-      } catch (e) {
-        if (txn !== null) throw e
-        errors.push({ index: i, ...writeErrorOf(e) })
-        if (ordered) break
-      }
-    }
-    if (errors.length) reply.writeErrors = errors
+      const r = await this.modify(coll, txn, op, d.q || {}, undefined, clean({ collation: d.collation, hint: d.hint, let: cmd.let, comment: cmd.comment }))
+      reply.n += num(r.deletedCount, 0)
+    })
     return reply
   },
   async findAndModify(cmd) {
@@ -598,10 +566,32 @@ HANDLERS.findandmodify = HANDLERS.findAndModify
 HANDLERS.saslstart = HANDLERS.saslStart
 HANDLERS.saslcontinue = HANDLERS.saslContinue
 
+/**
+ * Runs the statements of an `update` or `delete` command one by one, as MongoDB does: a
+ * failing statement becomes a `writeErrors` entry (ordered: the rest are skipped), except
+ * inside a transaction, where it fails the command.
+ */
+Commands.prototype.statements = async function statements(cmd, name, field, reply, each) {
+  const { coll } = this.collection(cmd, name)
+  const ordered = cmd.ordered !== false
+  const txn = await this.txn(cmd)
+  const errors = []
+  const list = cmd[field] || []
+  for (let i = 0; i < list.length; i++) {
+    try {
+      await each(list[i], i, coll, txn)
+    } catch (e) {
+      if (txn !== null) throw e
+      errors.push({ index: i, ...writeErrorOf(e) })
+      if (ordered) break
+    }
+  }
+  if (errors.length) reply.writeErrors = errors
+}
+
 /** Runs a write through the native layer (in a transaction when `txn` is set). */
 Commands.prototype.modify = async function modify(coll, txn, op, filter, change, opts) {
-  const args = [op, this.codec.encode(filter), change === undefined ? null : this.codec.encodeValue(change), this.codec.encode(opts)]
-  const buf = txn !== null ? await coll._call(coll._native.modifyTxn(txn, ...args)) : await coll._call(coll._native.modify(...args))
+  const buf = await coll._call(coll._native.modify(op, this.codec.encode(filter), change === undefined ? null : this.codec.encodeValue(change), this.codec.encode(opts), txn))
   return this.decode(buf)
 }
 
@@ -618,4 +608,4 @@ function writeErrorOf(e) {
   return clean({ code: d.code, errmsg: d.errmsg, keyValue: d.keyValue })
 }
 
-module.exports = { Commands, errorDoc, fail, splitDocs, SERVER_CODES }
+module.exports = { Commands, errorDoc }

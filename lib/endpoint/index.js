@@ -45,12 +45,6 @@ class Cursors {
     return true
   }
 
-  /** Closes a native cursor that was never registered (single-batch reads). */
-  killAll(_ns, native) {
-    for (const [id, c] of this.map) if (c.native === native) this.remove(id)
-    if (!native.exhausted) native.close().catch(() => {})
-  }
-
   sweep(now = Date.now()) {
     for (const [id, c] of this.map) if (now - c.used > this.idleMs) this.remove(id)
   }
@@ -145,10 +139,10 @@ class Endpoint {
         const q = wire.parseOpQuery(msg)
         const cmd = this.commands.decode(q.query)
         const db = q.collection.split('.')[0]
-        if (!q.collection.endsWith('.$cmd')) throw Object.assign(new Error('OP_QUERY is supported only for commands'), { code: 352, codeName: 'UnsupportedOpQueryCommand' })
+        if (!q.collection.endsWith('.$cmd')) throw wire.fail(352, 'UnsupportedOpQueryCommand', 'OP_QUERY is supported only for commands')
         const inner = cmd.$query || cmd.query || cmd
         const name = Object.keys(inner)[0] || ''
-        if (!['hello', 'ismaster', 'isMaster'].includes(name)) throw Object.assign(new Error(`OP_QUERY is supported only for the handshake, not '${name}'`), { code: 352, codeName: 'UnsupportedOpQueryCommand' })
+        if (!['hello', 'ismaster', 'isMaster'].includes(name)) throw wire.fail(352, 'UnsupportedOpQueryCommand', `OP_QUERY is supported only for the handshake, not '${name}'`)
         reply = await this.commands.run({ ...inner, $db: db }, conn)
       } else {
         conn.sock.destroy()

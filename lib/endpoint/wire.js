@@ -28,6 +28,9 @@ class WireError extends Error {
   }
 }
 
+/** A MongoDB error document's error: `fail(59, 'CommandNotFound', '…')`. */
+const fail = (code, codeName, message) => new WireError(code, codeName, message)
+
 // CRC-32C (Castagnoli), reflected, as OP_MSG checksums use.
 const CRC_TABLE = (() => {
   const t = new Int32Array(256)
@@ -196,6 +199,7 @@ module.exports = {
   FLAG_MORE_TO_COME,
   FLAG_EXHAUST_ALLOWED,
   WireError,
+  fail,
   Framer,
   crc32c,
   header,

@@ -838,6 +838,17 @@ impl Coll {
         })
     }
 
+    /// User transaction `txn`, locked, with this collection's branch entered into it (one
+    /// branch at its head per transaction).
+    async fn enter_txn(
+        &self,
+        txn: u64,
+    ) -> Result<tokio::sync::OwnedMutexGuard<write::session::UserTxn>> {
+        let mut g = self.p.txn(txn)?.0.lock_owned().await;
+        g.enter(&self.branch, self.at.is_some())?;
+        Ok(g)
+    }
+
     async fn view(&self) -> Result<Vec<Level>> {
         Ok(self.chain_levels().await?.0)
     }
@@ -887,9 +898,7 @@ impl Coll {
     ) -> Result<Vec<Bson>> {
         self.ops()
             .run_once(crate::telemetry::operation(op), async {
-                let txn = self.p.txn(txn)?;
-                let mut g = txn.0.lock().await;
-                g.enter(&self.branch, self.at.is_some())?;
+                let mut g = self.enter_txn(txn).await?;
                 write::prepare_inserts(&mut docs)?;
                 let target = self.target().await?;
                 let (s, mut alloc) = g.parts();
@@ -916,9 +925,7 @@ impl Coll {
     ) -> Result<ModifyOutcome> {
         self.ops()
             .run_once(crate::telemetry::operation(op), async {
-                let txn = self.p.txn(txn)?;
-                let mut g = txn.0.lock().await;
-                g.enter(&self.branch, self.at.is_some())?;
+                let mut g = self.enter_txn(txn).await?;
                 check_modify(&filter, &change, &o)?;
                 write::check_change(&change)?;
                 let target = self.target().await?;
@@ -936,9 +943,7 @@ impl Coll {
     pub async fn find_txn(&self, txn: u64, filter: Document, o: FindOpts) -> Result<Vec<Document>> {
         self.ops()
             .run_once("find", async {
-                let txn = self.p.txn(txn)?;
-                let mut g = txn.0.lock().await;
-                g.enter(&self.branch, self.at.is_some())?;
+                let mut g = self.enter_txn(txn).await?;
                 check_reserved(&[&filter])?;
                 let levels = self.view().await?;
                 let (s, _) = g.parts();
@@ -1000,9 +1005,7 @@ impl Coll {
     ) -> Result<Vec<Document>> {
         self.ops()
             .run_once("aggregate", async {
-                let txn = self.p.txn(txn)?;
-                let mut g = txn.0.lock().await;
-                g.enter(&self.branch, self.at.is_some())?;
+                let mut g = self.enter_txn(txn).await?;
                 check_reserved(&user.iter().collect::<Vec<_>>())?;
                 crate::read::check_pipeline(&user)?;
                 let levels = self.view().await?;

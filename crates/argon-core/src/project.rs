@@ -147,7 +147,6 @@ impl Project {
             next_txn: std::sync::atomic::AtomicU64::new(1),
         };
         let migrated = project.init().await?;
-        crate::ops::publish::ensure_index(&project).await?;
         let colls = project.user_collections().await?;
         if migrated {
             for c in &colls {
@@ -230,6 +229,7 @@ impl Project {
         wal.create_indexes(crate::wal::query::indexes()).await?;
         let parent_idx = IndexModel::builder().keys(doc! {"parent": 1}).build();
         branches.create_index(parent_idx).await?;
+        crate::ops::publish::ensure_index(self).await?;
         if migrate {
             crate::wal::migrate(self, version).await?;
         }

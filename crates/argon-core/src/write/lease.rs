@@ -20,7 +20,6 @@ use crate::names::LEASES;
 use crate::project::Project;
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::ClientSession;
-use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -36,9 +35,8 @@ const REAP_EVERY: Duration = Duration::from_millis(500);
 pub(crate) struct Leases {
     /// This process's lease id (random, per connect).
     pub(crate) id: String,
-    /// The `lsid`s already in the lease (each as its document).
+    /// The `lsid`s already in the lease (a handful: the driver's pooled sessions).
     known: Mutex<Vec<Document>>,
-    known_ids: Mutex<HashSet<Vec<u8>>>,
     last_reap: Mutex<Option<Instant>>,
 }
 
@@ -48,14 +46,9 @@ impl Default for Leases {
         Leases {
             id,
             known: Mutex::new(Vec::new()),
-            known_ids: Mutex::new(HashSet::new()),
             last_reap: Mutex::new(None),
         }
     }
-}
-
-fn lsid_key(lsid: &Document) -> Vec<u8> {
-    mongodb::bson::to_vec(lsid).unwrap_or_default()
 }
 
 impl Leases {
@@ -66,14 +59,12 @@ impl Leases {
     /// Makes sure `s`'s server session is in this process's lease before it starts a
     /// transaction (one upsert the first time a pooled session is used).
     pub(crate) async fn register(&self, p: &Project, s: &ClientSession) -> Result<()> {
-        let lsid = s.id().clone();
-        let key = lsid_key(&lsid);
-        if self.known_ids.lock().expect("leases").contains(&key) {
+        let lsid = s.id();
+        if self.known.lock().expect("leases").contains(lsid) {
             return Ok(());
         }
         self.stamp(p, vec![Bson::Document(lsid.clone())]).await?;
-        self.known_ids.lock().expect("leases").insert(key);
-        self.known.lock().expect("leases").push(lsid);
+        self.known.lock().expect("leases").push(lsid.clone());
         Ok(())
     }
 
@@ -170,19 +161,9 @@ impl Leases {
 
 /// Starts the heartbeat task (a weak reference: it ends with the project).
 pub(crate) fn start(p: &std::sync::Arc<Project>) -> tokio::task::JoinHandle<()> {
-    let weak = std::sync::Arc::downgrade(p);
-    tokio::spawn(async move {
-        loop {
-            {
-                let Some(p) = weak.upgrade() else { return };
-                if p.check_open().is_err() {
-                    return;
-                }
-                if let Err(e) = p.leases.heartbeat(&p).await {
-                    tracing::debug!(error = %e, "writer lease heartbeat failed; retrying");
-                }
-            }
-            tokio::time::sleep(HEARTBEAT).await;
+    crate::ops::monitor::every(p, HEARTBEAT, |p| async move {
+        if let Err(e) = p.leases.heartbeat(&p).await {
+            tracing::debug!(error = %e, "writer lease heartbeat failed; retrying");
         }
     })
 }
