@@ -11,6 +11,7 @@ if [ ! -d node_modules/@napi-rs/cli ] || [ package-lock.json -nt node_modules/.p
   bash scripts/npm-install.sh
 fi
 bash scripts/install-test-server.sh
+bash scripts/install-browser.sh
 bash scripts/build.sh
 
 echo "== engine tests (cargo test)"
