@@ -335,6 +335,7 @@ impl Argon {
 
     pub fn reset_metrics(&self) {
         self.p.ops.telemetry.reset();
+        self.p.ops.recent.clear();
     }
 
     /// Health now: runs the database check (bounded by `monitor.checkTimeoutMs`), then

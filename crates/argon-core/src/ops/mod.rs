@@ -13,6 +13,7 @@ pub mod logs;
 pub mod metrics;
 pub mod monitor;
 pub mod publish;
+pub mod recent;
 pub mod retry;
 pub mod verify;
 
@@ -146,6 +147,8 @@ pub struct Ops {
     pub breaker: Breaker,
     pub retry: RetryPolicy,
     pub options: OpsOptions,
+    /// The last operations and the last slow ones (the dashboard's tabs).
+    pub recent: recent::Recent,
     alerts: Mutex<Alerts>,
     db: Mutex<DbCheck>,
     sink: Arc<Sink>,
@@ -193,6 +196,7 @@ impl Ops {
             in_flight: AtomicUsize::new(0),
             closing: AtomicBool::new(false),
             log_sink: Mutex::new(None),
+            recent: recent::Recent::default(),
             options,
         }
     }
@@ -434,11 +438,13 @@ impl Scope<'_> {
             Err(e) => Some(e.code()),
             Ok(v) => failed(v),
         };
+        let ms = took.as_secs_f64() * 1000.0;
+        let slow = took >= Duration::from_millis(ops.options.slow_operation_ms);
         if ops.options.metrics {
             ops.telemetry.record_op(op, took, code);
+            ops.recent.record(op, (branch, collection), ms, code, slow);
         }
-        let ms = took.as_secs_f64() * 1000.0;
-        if took >= Duration::from_millis(ops.options.slow_operation_ms) {
+        if slow {
             tracing::warn!(
                 operation = op,
                 branch,

@@ -5,7 +5,8 @@
 //! per process per interval, keeping the last hour of summary points in the same
 //! document (so trend charts survive a restart of the application). A clean close marks
 //! the document closed; documents not reported for a day expire (a TTL index on
-//! `reportedAt`).
+//! `reportedAt`). The snapshot also carries the process's last 50 operations, its last 50
+//! slow ones and its last 50 alert transitions ([`super::recent`]).
 
 use crate::error::Result;
 use crate::names::PROCESSES;
@@ -68,6 +69,16 @@ pub async fn publish(p: &Project) -> Result<()> {
         .into_iter()
         .map(Bson::Document)
         .collect();
+    // Transitions, newest first, capped like the rings: the dashboard's resolved alerts.
+    let alert_history: Vec<Bson> = p
+        .ops
+        .alerts(true)
+        .into_iter()
+        .rev()
+        .take(super::recent::KEEP)
+        .map(Bson::Document)
+        .collect();
+    let ops_doc = p.ops.recent.document();
     let host = std::env::var("HOSTNAME").unwrap_or_default();
     coll(p)
         .update_one(
@@ -80,6 +91,10 @@ pub async fn publish(p: &Project) -> Result<()> {
                     "metrics": metrics,
                     "health": p.ops.health(),
                     "alerts": alerts,
+                    "alertHistory": alert_history,
+                    "recent": ops_doc.get("recent").cloned().unwrap_or(Bson::Array(vec![])),
+                    "slow": ops_doc.get("slow").cloned().unwrap_or(Bson::Array(vec![])),
+                    "slowOperationMs": p.ops.options.slow_operation_ms as i64,
                     "prometheus": p.ops.telemetry.render(),
                     "intervalMs": p.ops.options.monitor.publish_interval_ms as i64,
                 },
