@@ -76,6 +76,8 @@ export declare class NativeArgon {
   /** `{ recordsRemoved, bytesFreed, oldestRetainedLsn, pinnedBy, dryRun }` */
   gc(dryRun: boolean): Promise<Buffer>
   timeTravelInfo(branch: string): Promise<Buffer>
+  /** `{ branch, from, to, bucketMs, points: [{ t, writes, firstLsn, lastLsn }] }` */
+  timeline(branch: string, buckets: number): Promise<Buffer>
   /** `{ collections: {name: {added, changed, removed}}, documents: [...] }` */
   diff(a: Buffer, b: Buffer, detailed: boolean): Promise<Buffer>
   /** `{ snapshot, keys: { coll: [_id...] } }`: the plan of a detailed diff. */

@@ -390,6 +390,15 @@ export declare class DiffCursor extends ArgonCursor<DiffDocument> {
   private constructor()
 }
 
+export interface Timeline {
+  branch: string
+  /** Oldest and newest record time in the window; null when it holds no record. */
+  from: Date | null
+  to: Date | null
+  bucketMs: number
+  points: Array<{ t: Date; writes: number; firstLsn: number | null; lastLsn: number | null }>
+}
+
 /** Something that keeps history older than the retention window. */
 export interface GcPin {
   kind: 'branch' | 'tag' | 'backup'
@@ -485,6 +494,11 @@ export declare class Argon {
   deleteTag(name: string): Promise<void>
   /** The readable range of a branch's history. */
   timeTravelInfo(branch: string): Promise<TimeTravelInfo>
+  /**
+   * A branch's writes over time inside the retention window, in `buckets` (1 to 500,
+   * default 60) equal time buckets; `writes` counts WAL records (one per changed document).
+   */
+  timeline(branch: string, options?: { buckets?: number }): Promise<Timeline>
   /** Removes history that no read inside the retention window, at a branch's fork point
    *  or at a tag can reach; never changes the answer of a read it still allows.
    *  `dryRun` only reports what it would remove. */

@@ -225,6 +225,17 @@ class Argon extends EventEmitter {
   }
 
   /** `{ earliestLsn, latestLsn, earliestTime, latestTime, entries, retentionMs }` */
+  /**
+   * A branch's writes over time inside the retention window: `{ branch, from, to,
+   * bucketMs, points: [{ t, writes, firstLsn, lastLsn }] }`, `options.buckets` (1 to 500,
+   * default 60) equal time buckets; `writes` counts WAL records.
+   */
+  async timeline(branch, options = {}) {
+    const buckets = options && options.buckets !== undefined ? options.buckets : 60
+    if (!Number.isInteger(buckets) || buckets < 1 || buckets > 500) throw new ArgonError('INVALID_ARGUMENT', 'timeline buckets must be an integer from 1 to 500')
+    return ops.plain(this._codec.decode(await call(this._native.timeline(String(branch), buckets), this._codec.EJSON)))
+  }
+
   async timeTravelInfo(branch) {
     const d = this._codec.decode(await call(this._native.timeTravelInfo(String(branch)), this._codec.EJSON))
     return {

@@ -93,6 +93,13 @@ impl NativeArgon {
         Ok(to_bytes(&d)?.into())
     }
 
+    /// `{ branch, from, to, bucketMs, points: [{ t, writes, firstLsn, lastLsn }] }`
+    #[napi(catch_unwind)]
+    pub async fn timeline(&self, branch: String, buckets: u32) -> napi::Result<Buffer> {
+        let d = self.inner.clone().timeline(&branch, buckets).await.napi()?;
+        Ok(to_bytes(&d)?.into())
+    }
+
     /// `{ collections: {name: {added, changed, removed}}, documents: [...] }`
     #[napi(catch_unwind)]
     pub async fn diff(&self, a: Buffer, b: Buffer, detailed: bool) -> napi::Result<Buffer> {

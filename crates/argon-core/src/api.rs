@@ -478,6 +478,12 @@ impl Argon {
         })
     }
 
+    /// A branch's WAL records inside the retention window, counted in `buckets` equal
+    /// time buckets (see `timetravel::timeline`).
+    pub async fn timeline(&self, branch: &str, buckets: u32) -> Result<Document> {
+        crate::timetravel::timeline::timeline(&self.p, branch, buckets).await
+    }
+
     /// What changes from point `a` to point `b`.
     pub async fn diff(&self, a: &Point, b: &Point, detailed: bool) -> Result<DiffOutcome> {
         self.p

@@ -1,7 +1,9 @@
 //! Time travel: points in time (`timepoint`), differences between points (`diff`),
-//! resets (`reset`) and the garbage collection of history no read can reach (`gc`).
+//! resets (`reset`), the garbage collection of history no read can reach (`gc`) and a
+//! branch's writes over time (`timeline`).
 
 pub mod diff;
 pub mod gc;
 pub mod reset;
+pub mod timeline;
 pub mod timepoint;
