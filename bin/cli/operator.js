@@ -6,6 +6,7 @@
  * `--json` (one JSON document on stdout); `health` exits 2 when the project is unhealthy.
  */
 const { Command, Option } = require('commander')
+const { withArgon, print, printJson, table, cliError } = require('./common')
 
 const RANK = { healthy: 0, degraded: 1, unhealthy: 2 }
 
@@ -72,7 +73,7 @@ function sumOperations(processes) {
   return out
 }
 
-function operatorCommands({ withArgon, print, printJson, table, cliError }) {
+function commands() {
   const status = new Command('status')
     .description('connection and server, current LSN, branches, the processes reporting, overall health')
     .action((opts, cmd) =>
@@ -153,4 +154,4 @@ function operatorCommands({ withArgon, print, printJson, table, cliError }) {
   return [status, health, metrics]
 }
 
-module.exports = { operatorCommands, sumOperations, overall, withStatus }
+module.exports = { commands, sumOperations, operationsOf, overall, withStatus, reporting }

@@ -5,9 +5,10 @@
  * has to percent-encode `<db>@<branch>` by hand.
  */
 const { Command, Option } = require('commander')
+const { argondb, print, printJson, cliError } = require('./common')
 
-function serveCommand({ argondb, print, printJson, cliError }) {
-  return new Command('serve')
+function commands() {
+  const serve = new Command('serve')
     .description('serve the project over the MongoDB wire protocol: database <db>@<branch>[~<lsn|tag>] selects a branch or a past point')
     .addOption(new Option('--port <port>', 'TCP port (0 picks a free one)').default('27100'))
     .addOption(new Option('--host <host>', 'address to bind (loopback unless given)').default('127.0.0.1'))
@@ -51,6 +52,7 @@ function serveCommand({ argondb, print, printJson, cliError }) {
         await argon.close()
       }
     })
+  return [serve]
 }
 
-module.exports = { serveCommand }
+module.exports = { commands }
