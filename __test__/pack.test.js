@@ -148,5 +148,37 @@ const { Argon, ArgonError } = require('argondb')
   const demo = await sh('npx', ['--no', 'argon', 'demo'], { cwd: app, env: appEnv() })
   assert.strictEqual(demo.code, 1)
   assert.match(demo.stderr, /^error \[INVALID_URI\]: .*--uri.*MONGODB_URI/m)
+
+  // 6. The dashboard's page and assets come from the installed package (no CDN, no build
+  // step): `npx argon dashboard` serves them, and `argondb/dashboard` resolves.
+  for (const f of ['dashboard.d.ts', 'lib/dashboard/index.js', 'lib/dashboard/public/index.html', 'lib/dashboard/public/app.js', 'lib/dashboard/public/app.css']) {
+    assert.ok(files.includes(f), `root package lacks ${f}`)
+  }
+  const { spawn } = require('node:child_process')
+  const dash = spawn('npx', ['--no', 'argon', 'dashboard', '--port', '0', '--json', '--uri', srv.uri, '--db', db], { cwd: app, env: appEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  try {
+    const url = await new Promise((resolve, reject) => {
+      let out = ''
+      dash.stdout.on('data', (d) => {
+        out += d
+        try {
+          resolve(JSON.parse(out).url)
+        } catch {}
+      })
+      dash.on('exit', (code) => reject(new Error(`argon dashboard exited ${code}`)))
+    })
+    for (const asset of ['', 'assets/app.js', 'assets/uplot.js', 'assets/uplot.css']) {
+      const r = await fetch(url + asset)
+      assert.strictEqual(r.status, 200, asset)
+      assert.ok((await r.text()).length > 100, asset)
+    }
+    const branches = await fetch(`${url}api/branches`).then((r) => r.json())
+    assert.deepStrictEqual(branches.branches.map((b) => b.name).sort(), ['dev', 'main'])
+  } finally {
+    process.kill(-dash.pid, 'SIGTERM') // npx and the CLI under it
+  }
+  const resolved = await sh(process.execPath, ['-e', "console.log(typeof require('argondb/dashboard').argonDashboard)"], { cwd: app, env: appEnv() })
+  ok(resolved, 'require argondb/dashboard')
+  assert.strictEqual(resolved.stdout.trim(), 'function')
   t.diagnostic(`root package ${rootPkg.filename}: ${files.length} files, ${rootPkg.size} bytes; platform package ${platformPkg.size} bytes`)
 })
