@@ -164,3 +164,29 @@ test('capture records every kind of outside write with exact versions, adopted d
   assert.deepEqual(await byId(items), states[0])
   await argon.close()
 })
+
+test('a write that meets an outside insert capture has not recorded yet waits for capture instead of taking it as adopted', { timeout: 60_000 }, async () => {
+  const database = await adoptedDb(2)
+  const argon = await open(database)
+  const main = argon.branch('main')
+  const items = main.collection('items')
+  const other = env.raw.db(database).collection('items')
+  const meta = env.raw.db(database).collection('__argon.meta')
+  await argon.timeTravelInfo('main') // capture is running and caught up
+  const L0 = (await argon.timeTravelInfo('main')).latestLsn
+  // Capture stalls: another (dead) process holds its lease for 2 s.
+  await meta.updateOne({ _id: 'captureLease' }, { $set: { owner: 'a-process-that-died', until: new Date(Date.now() + 2000) } }, { upsert: true })
+  await new Promise((r) => setTimeout(r, 300)) // a capture group already running ends
+  await other.insertOne({ _id: 9, v: 'outside' })
+  const started = Date.now()
+  await items.updateOne({ _id: 9 }, { $set: { v: 'argon' } })
+  const waited = Date.now() - started
+  // The outside insert has its own version; before it the document did not exist.
+  assert.deepEqual(await byId(main.at(L0).collection('items')), [{ _id: 1, v: 'old1', n: 1 }, { _id: 2, v: 'old2', n: 2 }])
+  const h = await items.history(9)
+  assert.deepEqual(h.map((v) => [v.op, v.document && v.document.v]), [['update', 'argon'], ['insert', 'outside']])
+  await argon.resetBranch('main', { to: L0 })
+  assert.deepEqual(await byId(items), [{ _id: 1, v: 'old1', n: 1 }, { _id: 2, v: 'old2', n: 2 }], 'the outside insert after L0 is gone after the reset')
+  assert.ok(waited >= 500, `the write waited for capture (${waited} ms)`)
+  await argon.close()
+})

@@ -109,13 +109,21 @@ impl Reserve {
 pub struct LsnAlloc<'a> {
     next: Option<i64>,
     reserve: &'a mut Reserve,
+    /// This attempt runs after a capture barrier (or cannot wait for one: a user's
+    /// transaction), so an unstamped row on main is an adopted document, not an outside
+    /// write capture has yet to record (see `write::modify`).
+    pub(crate) capture_settled: bool,
 }
 
 impl<'a> LsnAlloc<'a> {
     /// Continues a logical write across calls (a user's transaction): `next` is what
     /// `next_key` said at the end of the previous call.
     pub(crate) fn resume(reserve: &'a mut Reserve, next: Option<i64>) -> LsnAlloc<'a> {
-        LsnAlloc { next, reserve }
+        LsnAlloc {
+            next,
+            reserve,
+            capture_settled: true,
+        }
     }
 
     /// How many records the write has keys for: its keys are its LSN's sub-indexes from 0.
@@ -138,6 +146,7 @@ impl<'a> LsnAlloc<'a> {
         LsnAlloc {
             next: None,
             reserve,
+            capture_settled: false,
         }
     }
 

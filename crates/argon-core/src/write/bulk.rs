@@ -43,19 +43,16 @@ pub struct BulkOutcome {
 /// The error of the operation at `pos` of an attempt: server errors carry that index;
 /// transient errors go back to the retry loop unchanged.
 fn at(pos: usize, e: TxErr) -> TxErr {
-    match e {
-        TxErr::Mongo(m) if is_transient(&m) => TxErr::Mongo(m),
-        other => {
-            let mut a: ArgonError = match other {
-                TxErr::Mongo(m) => m.into(),
-                TxErr::Argon(a) => a,
-            };
-            if let ArgonError::Server { index, .. } = &mut a {
-                *index = Some(pos);
-            }
-            TxErr::Argon(a)
-        }
+    let mut a: ArgonError = match e {
+        TxErr::Mongo(m) if is_transient(&m) => return TxErr::Mongo(m),
+        TxErr::CapturePending => return TxErr::CapturePending,
+        TxErr::Mongo(m) => m.into(),
+        TxErr::Argon(a) => a,
+    };
+    if let ArgonError::Server { index, .. } = &mut a {
+        *index = Some(pos);
     }
+    TxErr::Argon(a)
 }
 
 async fn attempt(

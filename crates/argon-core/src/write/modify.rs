@@ -17,7 +17,7 @@ use crate::read::query_opts::{exact_id_filter, QueryOpts};
 use crate::read::view::ViewQuery;
 use crate::wal::{OP_DELETE, OP_REPLACE, OP_UPDATE};
 use crate::write::alloc::LsnAlloc;
-use crate::write::txn::TxResult;
+use crate::write::txn::{TxErr, TxResult};
 use mongodb::bson::{doc, Bson, DateTime, Document};
 use mongodb::options::ReturnDocument;
 use mongodb::ClientSession;
@@ -120,6 +120,16 @@ pub(crate) async fn modify_in_txn(
     for (i, row) in targets.into_iter().enumerate() {
         let key = first_key.plus(i as i64);
         let m = Matched::new(t, row);
+        // An unstamped row on main: adopted, or an outside write capture has not recorded
+        // yet. Only after capture caught up may it be taken as adopted (its adoption
+        // record says it existed at the adoption point; invariant 24).
+        let unstamped = t.is_main() && !(m.own && m.prev.is_some());
+        if unstamped
+            && !alloc.capture_settled
+            && t.p.capture_status() == crate::capture::CaptureStatus::Active
+        {
+            return Err(TxErr::CapturePending);
+        }
         out.matched += 1;
         let step = match change {
             Change::Delete => delete_one(t, s, &m, key).await?,

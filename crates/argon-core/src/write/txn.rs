@@ -17,6 +17,11 @@ use std::time::Duration;
 pub enum TxErr {
     Mongo(mongodb::error::Error),
     Argon(ArgonError),
+    /// The body met a row on main's head without an Argon stamp while capture runs: an
+    /// adopted document, or an outside write capture has not recorded yet. The runner
+    /// aborts, waits for capture (the barrier) and runs the body again, which then takes
+    /// the row as adopted (invariant 24).
+    CapturePending,
 }
 
 impl From<TxErr> for ArgonError {
@@ -24,6 +29,9 @@ impl From<TxErr> for ArgonError {
         match e {
             TxErr::Mongo(m) => m.into(),
             TxErr::Argon(a) => a,
+            TxErr::CapturePending => {
+                ArgonError::Internal("a write waited for capture and was not retried".into())
+            }
         }
     }
 }
@@ -89,6 +97,9 @@ pub struct Runner<'a> {
     /// Run the next attempt alone: set after this write failed inside a group that others
     /// had joined first, so its error is judged against committed state only.
     pub solo: bool,
+    /// A capture barrier ran after an attempt met an unstamped row on main (see
+    /// [`TxErr::CapturePending`]).
+    pub capture_settled: bool,
 }
 
 impl<'a> Runner<'a> {
@@ -111,6 +122,7 @@ impl<'a> Runner<'a> {
             delays,
             deadline: std::time::Instant::now() + p.txn_timeout,
             solo,
+            capture_settled: false,
         })
     }
 
@@ -318,6 +330,14 @@ impl Turn<'_> {
         abort(g, Settled::Retry { conflict: None }).await;
         drop(guard);
         match e {
+            TxErr::CapturePending if !runner.capture_settled => {
+                // Outside its transaction: capture needs the LSN counter this write held.
+                if let Err(e) = runner.p.capture_barrier().await {
+                    return Some(Err(e));
+                }
+                runner.capture_settled = true;
+                None
+            }
             TxErr::Mongo(e) if is_transient(&e) => runner.backoff(e).await.map(Err),
             // Judge the failure again alone, against committed state only.
             _ if joined_late && !runner.solo => {
@@ -326,6 +346,7 @@ impl Turn<'_> {
             }
             TxErr::Mongo(e) => Some(Err(e.into())),
             TxErr::Argon(e) => Some(Err(e)),
+            e @ TxErr::CapturePending => Some(Err(e.into())),
         }
     }
 }
@@ -483,6 +504,7 @@ macro_rules! run_txn {
                 let mut turn = $p.write_groups.enter($p, runner.solo).await?;
                 let (outcome, records) = {
                     let ($s, mut alloc) = turn.parts();
+                    alloc.capture_settled = runner.capture_settled;
                     let $a = &mut alloc;
                     let outcome = $body.await;
                     (outcome, alloc.records())
