@@ -62,7 +62,12 @@ export declare class NativeArgon {
   /** Sends the engine's log records at `level` or more severe as events (`null`: none). */
   setLogLevel(level?: string | undefined | null): void
   /** Checks the storage invariants; returns the report as BSON. */
-  verify(branch?: string | undefined | null, collection?: string | undefined | null): Promise<Buffer>
+  verify(branch?: string | undefined | null, collection?: string | undefined | null, onProgress?: ((progress: ProgressEvent) => void) | undefined | null): Promise<Buffer>
+  /**
+   * Per branch and collection: owned documents, WAL records, oldest retained point,
+   * what gc could free; as BSON.
+   */
+  storage(): Promise<Buffer>
   /**
    * Graceful close: waits up to `timeout_ms` for operations in flight. Returns how many
    * were still running.
@@ -74,7 +79,7 @@ export declare class NativeArgon {
   listTags(): Promise<Buffer>
   deleteTag(name: string): Promise<void>
   /** `{ recordsRemoved, bytesFreed, oldestRetainedLsn, pinnedBy, dryRun }` */
-  gc(dryRun: boolean): Promise<Buffer>
+  gc(dryRun: boolean, onProgress?: ((progress: ProgressEvent) => void) | undefined | null): Promise<Buffer>
   timeTravelInfo(branch: string): Promise<Buffer>
   /** `{ branch, from, to, bucketMs, points: [{ t, writes, firstLsn, lastLsn }] }` */
   timeline(branch: string, buckets: number): Promise<Buffer>
@@ -90,7 +95,7 @@ export declare class NativeArgon {
    * Returns `{ backup, collections }`. `backup`: a name, `null` for the default name,
    * or skip the backup with `keepBackup = false`.
    */
-  resetBranch(branch: string, to: Buffer, keepBackup: boolean, backupName?: string | undefined | null): Promise<Buffer>
+  resetBranch(branch: string, to: Buffer, keepBackup: boolean, backupName?: string | undefined | null, onProgress?: ((progress: ProgressEvent) => void) | undefined | null): Promise<Buffer>
 }
 
 export declare class NativeCollection {
@@ -150,3 +155,10 @@ export declare class NativeCursor {
 
 /** Connects and opens (or initialises) the project in `options.database`. */
 export declare function connect(uri: string, optionsJson: string): Promise<NativeArgon>
+
+/** A long operation's progress, as the JS callback receives it. */
+export interface ProgressEvent {
+  phase: string
+  done: number
+  total: number
+}

@@ -399,6 +399,46 @@ export interface Timeline {
   points: Array<{ t: Date; writes: number; firstLsn: number | null; lastLsn: number | null }>
 }
 
+/**
+ * A long operation's progress (`onProgress` of `gc`, `verify`, `resetBranch` and a
+ * detailed `diff`), reported a few times a second at most. `phase`: `size` / `collect`
+ * (gc, one step per branch), `check` (verify, per branch and collection), `plan` / `write`
+ * (resetBranch, per document written), `compare` (diff, per candidate document).
+ */
+export interface Progress {
+  phase: string
+  done: number
+  total: number
+}
+
+/** Follows a long operation; an exception it throws is ignored. */
+export type ProgressCallback = (progress: Progress) => void
+
+/** One branch and collection in `argon.storage()`. Bytes are `$bsonSize` (as stored, before compression, without indexes). */
+export interface StorageRow {
+  /** `null` for WAL records of a branch that no longer exists. */
+  branch: string | null
+  branchId: number
+  collection: string
+  /** Documents the branch owns: main's collection; a child's head rows that are not tombstones. */
+  documents: number
+  documentBytes: number
+  walRecords: number
+  walBytes: number
+  /** The oldest write still in the WAL for this branch and collection (null: none). */
+  oldestLsn: number | null
+  oldestTime: Date | null
+  /** What `gc()` could remove now (its own plan: the totals equal `gc({ dryRun: true })`). */
+  gcRecords: number
+  gcBytes: number
+}
+
+export interface StorageReport {
+  collections: StorageRow[]
+  totals: { documents: number; documentBytes: number; walRecords: number; walBytes: number; gcRecords: number; gcBytes: number }
+  gc: { oldestRetainedLsn: number; pinnedBy: GcPin[] }
+}
+
 /** Something that keeps history older than the retention window. */
 export interface GcPin {
   kind: 'branch' | 'tag' | 'backup'
@@ -441,6 +481,8 @@ export interface ResetOptions {
   to: PointInTime | 'parent'
   /** Keep a backup branch of the current state (default `true`); a string names it. */
   backup?: boolean | string
+  /** Follows the reset: `plan`, then `write` (one step per document written). */
+  onProgress?: ProgressCallback
 }
 
 export interface HistoryEntry<TSchema> {
@@ -502,7 +544,7 @@ export declare class Argon {
   /** Removes history that no read inside the retention window, at a branch's fork point
    *  or at a tag can reach; never changes the answer of a read it still allows.
    *  `dryRun` only reports what it would remove. */
-  gc(options?: { dryRun?: boolean }): Promise<GcResult>
+  gc(options?: { dryRun?: boolean; onProgress?: ProgressCallback }): Promise<GcResult>
   /** Turns on capture of outside writes for every collection of the project (MongoDB's
    *  `changeStreamPreAndPostImages`, so captured versions are exact) and starts it in this
    *  process if it was off. */
@@ -511,7 +553,7 @@ export declare class Argon {
    * What changes from `a` to `b`: counts per collection, or with `{ detailed: true }` a
    * lazy cursor of the changed documents. Costs what changed between them, not the data size.
    */
-  diff(a: DiffSide, b: DiffSide, options: { detailed: true; chunkSize?: number }): DiffCursor
+  diff(a: DiffSide, b: DiffSide, options: { detailed: true; chunkSize?: number; onProgress?: ProgressCallback }): DiffCursor
   diff(a: DiffSide, b: DiffSide, options?: { detailed?: false }): Promise<DiffSummary>
   /** What `resetBranch(branch, { to })` would change. Changes nothing. */
   restorePreview(branch: string, options: { to: PointInTime | 'parent' }): Promise<DiffSummary>
@@ -529,7 +571,10 @@ export declare class Argon {
   resetMetrics(): void
   /** Checks the storage invariants of a branch and collection (default: all) and reports
    *  every problem found; changes nothing. */
-  verify(options?: { branch?: string; collection?: string }): Promise<VerifyReport>
+  verify(options?: { branch?: string; collection?: string; onProgress?: ProgressCallback }): Promise<VerifyReport>
+  /** Per branch and collection: owned documents, WAL records, the oldest retained point and
+   *  what gc could free; counted on the server. Changes nothing. */
+  storage(): Promise<StorageReport>
   /** The snapshots every connected process publishes (monitor on), newest report first. */
   processes(): Promise<ProcessSnapshot[]>
   /** Publishes this process's snapshot now. */

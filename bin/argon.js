@@ -8,16 +8,18 @@
  *   argon branch list | create | info | delete | protect | unprotect     (bin/cli/branch.js)
  *   argon tag create | list | delete                                    (bin/cli/tag.js)
  *   argon history | diff | preview | reset                              (bin/cli/history.js)
- *   argon gc                                                            (bin/cli/maintenance.js)
+ *   argon gc | verify | storage                                         (bin/cli/maintenance.js)
  *   argon status | health | metrics                                     (bin/cli/operator.js)
+ *   argon top                                                           (bin/cli/top.js)
+ *   argon dashboard                                                     (bin/cli/dashboard.js)
  *   argon serve                                                         (bin/cli/serve.js)
  *   argon demo                                                          (bin/cli/demo.js)
  *
  * Global options: --uri (default $MONGODB_URI), --db (default $ARGON_DB or "argon"),
  * --retention-ms (default $ARGON_RETENTION_MS, else the library's 7 days), --json (one JSON
- * document on stdout and nothing else).
- * Exit codes: 0 on success, 1 on an error (`error [CODE]: message` on stderr),
- * 2 when `health` reports unhealthy.
+ * document on stdout and nothing else; `top` prints one per frame, one per line).
+ * Exit codes: 0 on success, 1 on an error (`error [CODE]: message` on stderr) or when
+ * `verify` finds a problem, 2 when `health` reports unhealthy.
  */
 const { Command, CommanderError, Option } = require('commander')
 const { version } = require('../package.json')
@@ -33,7 +35,8 @@ const GROUPS = [
   require('./cli/history'),
   require('./cli/maintenance'),
   require('./cli/operator'),
-  // the web dashboard (`argon dashboard`) registers here: require('./cli/dashboard'),
+  require('./cli/top'),
+  require('./cli/dashboard'),
   require('./cli/serve'),
   require('./cli/demo'),
 ]

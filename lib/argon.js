@@ -13,6 +13,22 @@ const ops = require('./ops')
 
 let warnedCapture = false
 
+/**
+ * `onProgress` of a long operation: a function called with `{ phase, done, total }` as it
+ * goes (throttled by the engine), or nothing. An exception it throws is ignored.
+ */
+function progressCallback(onProgress, what) {
+  if (onProgress === undefined || onProgress === null) return undefined
+  if (typeof onProgress !== 'function') throw new ArgonError('INVALID_ARGUMENT', `${what}: onProgress must be a function`)
+  return (e) => {
+    try {
+      onProgress({ phase: e.phase, done: Number(e.done), total: Number(e.total) })
+    } catch {
+      // a progress display must not break the operation
+    }
+  }
+}
+
 function toInfo(d) {
   return {
     name: d.name,
@@ -209,12 +225,14 @@ class Argon extends EventEmitter {
 
   /**
    * Removes history that no read inside the retention window, at a branch's fork point or
-   * at a tag can reach. `{ dryRun: true }` only reports what it would remove.
+   * at a tag can reach. `{ dryRun: true }` only reports what it would remove;
+   * `onProgress({ phase, done, total })` follows it (`size`, then `collect`, per branch).
    * Resolves `{ recordsRemoved, bytesFreed, oldestRetainedLsn, pinnedBy, dryRun }`.
    */
   async gc(options = {}) {
     if (options === null || typeof options !== 'object') throw new ArgonError('INVALID_ARGUMENT', 'gc options must be an object')
-    const d = this._codec.decode(await call(this._native.gc(Boolean(options.dryRun)), this._codec.EJSON))
+    const progress = progressCallback(options.onProgress, 'gc')
+    const d = this._codec.decode(await call(this._native.gc(Boolean(options.dryRun), progress), this._codec.EJSON))
     return {
       recordsRemoved: Number(d.recordsRemoved),
       bytesFreed: Number(d.bytesFreed),
@@ -263,11 +281,12 @@ class Argon extends EventEmitter {
   /**
    * What changes from `a` to `b` (branch names, handles, past views or `{branch, at}`).
    * Returns counts per collection. With `{ detailed: true }` returns a `DiffCursor` of
-   * `{ collection, _id, change, before, after }` instead. Both cost what changed between
+   * `{ collection, _id, change, before, after }` instead (`onProgress({ phase: 'compare',
+   * done, total })` counts the candidate documents compared as it is read). Both cost what changed between
    * the two points, not the size of the data.
    */
   diff(a, b, options = {}) {
-    if (options.detailed) return new DiffCursor(this, a, b, options.chunkSize)
+    if (options.detailed) return new DiffCursor(this, a, b, options.chunkSize, progressCallback(options.onProgress, 'diff'))
     const enc = (p) => this._codec.encode(point(this, p))
     return (async () => {
       const r = this._codec.decode(await call(this._native.diff(enc(a), enc(b), false), this._codec.EJSON))
@@ -286,12 +305,14 @@ class Argon extends EventEmitter {
    * Resets a branch to a past point (`to`: LSN, Date, tag) or to its parent's head
    * (`to: 'parent'`), atomically for readers. Keeps a backup branch of the current state
    * unless `backup: false` (`backup: 'name'` names it) and returns the backup's name.
+   * `onProgress({ phase, done, total })` follows it (`plan`, then `write` per document).
    */
   async resetBranch(branch, options = {}) {
     const to = this._codec.encode(resetTarget(options.to))
     const keep = options.backup !== false
     const name = typeof options.backup === 'string' ? options.backup : null
-    const r = this._codec.decode(await call(this._native.resetBranch(String(branch), to, keep, name), this._codec.EJSON))
+    const progress = progressCallback(options.onProgress, 'resetBranch')
+    const r = this._codec.decode(await call(this._native.resetBranch(String(branch), to, keep, name, progress), this._codec.EJSON))
     return r.backup ?? null
   }
 
@@ -350,6 +371,7 @@ class Argon extends EventEmitter {
   /**
    * Checks the storage invariants (ARCHITECTURE.md) of `options.branch` and
    * `options.collection` (default: all) and reports every problem found; changes nothing.
+   * `onProgress({ phase: 'check', done, total })` follows it, per branch and collection.
    * Resolves `{ ok, checked: { branches, collections, rows, records }, problemCount, problems }`.
    */
   async verify(options = {}) {
@@ -359,8 +381,54 @@ class Argon extends EventEmitter {
       if (typeof v !== 'string') throw new ArgonError('INVALID_ARGUMENT', `verify: ${what} must be a string`)
       return v
     }
-    const buf = await call(this._native.verify(str(options.branch, 'branch'), str(options.collection, 'collection')), this._codec.EJSON)
+    const progress = progressCallback(options.onProgress, 'verify')
+    const buf = await call(this._native.verify(str(options.branch, 'branch'), str(options.collection, 'collection'), progress), this._codec.EJSON)
     return ops.plain(this._codec.decode(buf))
+  }
+
+  /**
+   * What each branch holds, per collection: the documents it owns (main: its collections;
+   * a child: its head rows that are not tombstones) and their bytes, its WAL records and
+   * their bytes, the oldest point still in the WAL, and what `gc()` could free now (by
+   * the plan gc itself deletes with, so the totals are `gc({ dryRun: true })`'s).
+   * Counted on the server. Resolves `{ collections: [{ branch, branchId, collection,
+   * documents, documentBytes, walRecords, walBytes, oldestLsn, oldestTime, gcRecords,
+   * gcBytes }], totals, gc: { oldestRetainedLsn, pinnedBy } }`.
+   */
+  async storage() {
+    const d = this._codec.decode(await call(this._native.storage(), this._codec.EJSON))
+    const num = (v) => (v === null || v === undefined ? null : Number(v))
+    const sizes = (r) => ({
+      documents: Number(r.documents),
+      documentBytes: Number(r.documentBytes),
+      walRecords: Number(r.walRecords),
+      walBytes: Number(r.walBytes),
+      gcRecords: Number(r.gcRecords),
+      gcBytes: Number(r.gcBytes),
+    })
+    return {
+      collections: d.collections.map((r) => {
+        const s = sizes(r)
+        return {
+          branch: r.branch ?? null,
+          branchId: Number(r.branchId),
+          collection: r.collection,
+          documents: s.documents,
+          documentBytes: s.documentBytes,
+          walRecords: s.walRecords,
+          walBytes: s.walBytes,
+          oldestLsn: num(r.oldestLsn),
+          oldestTime: r.oldestTime ?? null,
+          gcRecords: s.gcRecords,
+          gcBytes: s.gcBytes,
+        }
+      }),
+      totals: sizes(d.totals),
+      gc: {
+        oldestRetainedLsn: Number(d.gc.oldestRetainedLsn),
+        pinnedBy: d.gc.pinnedBy.map((p) => ({ kind: p.kind, name: p.name, lsn: Number(p.lsn) })),
+      },
+    }
   }
 
   /** Starts every counter, statistic and the health window again from zero. */

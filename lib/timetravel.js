@@ -66,7 +66,7 @@ function countsOf(collections) {
  * `toArray`, `for await`) is ArgonCursor's; only the batch source differs.
  */
 class DiffCursor extends ArgonCursor {
-  constructor(argon, a, b, chunkSize = 500) {
+  constructor(argon, a, b, chunkSize = 500, onProgress = undefined) {
     super(argon._codec, null)
     this._argon = argon
     this._a = argon._codec.encode(point(argon, a))
@@ -74,6 +74,14 @@ class DiffCursor extends ArgonCursor {
     this._chunkSize = chunkSize
     this._plan = null
     this._chunks = []
+    // Progress: candidate ids compared so far, of all the plan lists.
+    this._onProgress = onProgress
+    this._compared = 0
+    this._candidates = 0
+  }
+
+  _progress() {
+    if (this._onProgress) this._onProgress({ phase: 'compare', done: this._compared, total: this._candidates })
   }
 
   async _decode(p) {
@@ -85,13 +93,17 @@ class DiffCursor extends ArgonCursor {
     if (!this._plan) {
       this._plan = await this._decode(native.diffPlan(this._a, this._b))
       for (const [coll, keys] of Object.entries(this._plan.keys)) {
+        this._candidates += keys.length
         for (let i = 0; i < keys.length; i += this._chunkSize) this._chunks.push([coll, keys.slice(i, i + this._chunkSize)])
       }
+      this._progress()
     }
     while (this._buffer.length === 0 && this._chunks.length > 0) {
       const [coll, keys] = this._chunks.shift()
       const reply = await this._decode(native.diffChunk(this._a, this._b, Number(this._plan.snapshot), coll, this._codec.encode({ v: keys })))
       this._buffer = reply.v
+      this._compared += keys.length
+      this._progress()
     }
     if (this._buffer.length === 0) this._done = true
   }

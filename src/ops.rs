@@ -7,12 +7,45 @@ use crate::client::NativeArgon;
 use crate::convert::{docs_reply, to_bytes};
 use crate::errors::IntoNapi;
 use napi::bindgen_prelude::{Buffer, Function};
-use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::Status;
 use napi_derive::napi;
 use std::sync::Arc;
 
 /// Events waiting for the JS thread, at most.
 const EVENT_QUEUE: usize = 10_000;
+
+/// Progress reports waiting for the JS thread, at most; when JS falls behind, reports are
+/// dropped (a later one supersedes them).
+const PROGRESS_QUEUE: usize = 16;
+
+/// A long operation's progress, as the JS callback receives it.
+#[napi(object)]
+pub struct ProgressEvent {
+    pub phase: String,
+    pub done: f64,
+    pub total: f64,
+}
+
+/// `onProgress` of `gc`, `verify` and `resetBranch`: a weak threadsafe function (it never
+/// keeps the process alive), called without blocking the engine.
+pub type ProgressCallback =
+    ThreadsafeFunction<ProgressEvent, (), ProgressEvent, Status, false, true, PROGRESS_QUEUE>;
+
+/// The engine's progress reporter for an optional JS callback.
+pub fn progress(cb: Option<ProgressCallback>) -> argon_core::Progress {
+    argon_core::Progress::new(cb.map(|tsfn| {
+        let f: argon_core::ProgressFn = Arc::new(move |s: argon_core::Step| {
+            let event = ProgressEvent {
+                phase: s.phase.to_string(),
+                done: s.done as f64,
+                total: s.total as f64,
+            };
+            let _ = tsfn.call(event, ThreadsafeFunctionCallMode::NonBlocking);
+        });
+        f
+    }))
+}
 
 #[napi]
 impl NativeArgon {
@@ -111,13 +144,27 @@ impl NativeArgon {
         &self,
         branch: Option<String>,
         collection: Option<String>,
+        #[napi(ts_arg_type = "((progress: ProgressEvent) => void) | undefined | null")]
+        on_progress: Option<ProgressCallback>,
     ) -> napi::Result<Buffer> {
         let r = self
             .inner
             .clone()
-            .verify(branch.as_deref(), collection.as_deref())
+            .verify_reporting(
+                branch.as_deref(),
+                collection.as_deref(),
+                &progress(on_progress),
+            )
             .await
             .napi()?;
+        Ok(to_bytes(&r.to_document())?.into())
+    }
+
+    /// Per branch and collection: owned documents, WAL records, oldest retained point,
+    /// what gc could free; as BSON.
+    #[napi(catch_unwind)]
+    pub async fn storage(&self) -> napi::Result<Buffer> {
+        let r = self.inner.clone().storage().await.napi()?;
         Ok(to_bytes(&r.to_document())?.into())
     }
 

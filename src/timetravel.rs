@@ -4,6 +4,7 @@
 use crate::client::NativeArgon;
 use crate::convert::{doc, docs_reply, to_bytes};
 use crate::errors::{to_napi, IntoNapi};
+use crate::ops::{progress, ProgressCallback};
 use argon_core::bson::{doc, Bson, Document};
 use argon_core::{ArgonError, AtSpec, Counts, Point, ResetTo};
 use napi::bindgen_prelude::Buffer;
@@ -82,8 +83,18 @@ impl NativeArgon {
 
     /// `{ recordsRemoved, bytesFreed, oldestRetainedLsn, pinnedBy, dryRun }`
     #[napi(catch_unwind)]
-    pub async fn gc(&self, dry_run: bool) -> napi::Result<Buffer> {
-        let r = self.inner.clone().gc(dry_run).await.napi()?;
+    pub async fn gc(
+        &self,
+        dry_run: bool,
+        #[napi(ts_arg_type = "((progress: ProgressEvent) => void) | undefined | null")]
+        on_progress: Option<ProgressCallback>,
+    ) -> napi::Result<Buffer> {
+        let r = self
+            .inner
+            .clone()
+            .gc_reporting(dry_run, &progress(on_progress))
+            .await
+            .napi()?;
         Ok(to_bytes(&r.to_document())?.into())
     }
 
@@ -171,6 +182,8 @@ impl NativeArgon {
         to: Buffer,
         keep_backup: bool,
         backup_name: Option<String>,
+        #[napi(ts_arg_type = "((progress: ProgressEvent) => void) | undefined | null")]
+        on_progress: Option<ProgressCallback>,
     ) -> napi::Result<Buffer> {
         let to = reset_to(&to)?;
         let a = self.inner.clone();
@@ -179,7 +192,10 @@ impl NativeArgon {
             (true, Some(n)) => Some(n),
             (true, None) => Some(a.default_backup_name(&branch).await.napi()?),
         };
-        let r = a.reset_branch(&branch, to, backup).await.napi()?;
+        let r = a
+            .reset_branch_reporting(&branch, to, backup, &progress(on_progress))
+            .await
+            .napi()?;
         let backup = r.backup.map(Bson::String).unwrap_or(Bson::Null);
         Ok(to_bytes(&doc! {"backup": backup, "collections": counts_doc(&r.changes)})?.into())
     }

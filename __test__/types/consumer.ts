@@ -322,6 +322,19 @@ async function timeTravel(argon: Argon): Promise<void> {
   void kind
   // @ts-expect-error: dryRun is a boolean
   await argon.gc({ dryRun: 'yes' })
+  await argon.gc({ onProgress: (p) => void (p.done / p.total + p.phase.length) })
+  // @ts-expect-error: onProgress is a function
+  await argon.gc({ onProgress: true })
+  const usage = await argon.storage()
+  const owned: number = usage.totals.documents + usage.collections[0].walRecords + usage.totals.gcBytes
+  void owned
+  const oldest: number | null = usage.collections[0].oldestLsn
+  void oldest
+  const ownerless: string | null = usage.collections[0].branch
+  void ownerless
+  const checked = await argon.verify({ branch: 'main', onProgress: ({ done }) => void done })
+  void checked.problemCount
+  await argon.resetBranch('feature-x', { to: 'parent', onProgress: ({ phase }) => void phase })
   await Argon.connect('mongodb://x', { database: 'd', gcIntervalMs: 60_000 })
   // @ts-expect-error: capture is 'auto' or 'off'
   await Argon.connect('mongodb://x', { database: 'd', capture: 'sometimes' })

@@ -129,14 +129,19 @@ function progressBar(o, label) {
     {
       stream: process.stderr,
       format: `${label} [{bar}] {percentage}% {value}/{total} {phase}`,
-      hideCursor: true,
+      // The cursor stays visible: ctrl-c must still end the process at once, and
+      // cli-progress restores a hidden cursor only by catching SIGINT itself.
+      hideCursor: false,
       clearOnComplete: true,
       barsize: 30,
     },
     cliProgress.Presets.shades_classic,
   )
   let started = false
+  let stopped = false
   const update = ({ done, total, phase = '' }) => {
+    // Reports still queued when the operation has returned are dropped.
+    if (stopped) return
     if (!started) {
       bar.start(Math.max(total, 1), done, { phase })
       started = true
@@ -150,7 +155,7 @@ function progressBar(o, label) {
     update,
     stop() {
       if (started) bar.stop()
-      started = false
+      stopped = true
     },
   }
 }

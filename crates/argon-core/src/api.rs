@@ -7,6 +7,7 @@ use crate::branch::BranchId;
 use crate::error::{ArgonError, Result};
 use crate::lsn::Lsn;
 use crate::names::{self, head_collection, validate_branch_name, validate_collection_name, MAIN};
+use crate::ops::progress::Progress;
 use crate::options::ConnectOptions;
 use crate::project::Project;
 use crate::read::query_opts::QueryOpts;
@@ -325,12 +326,33 @@ impl Argon {
         branch: Option<&str>,
         collection: Option<&str>,
     ) -> Result<crate::ops::verify::Report> {
+        self.verify_reporting(branch, collection, &Progress::none())
+            .await
+    }
+
+    /// [`Argon::verify`], reporting progress (one step per branch and collection).
+    pub async fn verify_reporting(
+        &self,
+        branch: Option<&str>,
+        collection: Option<&str>,
+        progress: &Progress,
+    ) -> Result<crate::ops::verify::Report> {
         self.p.check_open()?;
         self.p.capture_barrier().await?;
         self.p
             .ops
-            .run_once("verify", self.p.verify(branch, collection))
+            .run_once(
+                "verify",
+                self.p.verify_reporting(branch, collection, progress),
+            )
             .await
+    }
+
+    /// What each branch holds per collection: owned documents, WAL records, the oldest
+    /// retained point, and what gc could free (`ops/storage.rs`). Changes nothing.
+    pub async fn storage(&self) -> Result<crate::ops::storage::StorageReport> {
+        self.p.check_open()?;
+        self.p.ops.run_once("storage", self.p.storage()).await
     }
 
     pub fn reset_metrics(&self) {
@@ -375,8 +397,20 @@ impl Argon {
     /// Removes history no read inside the retention window, at a fork point or at a tag
     /// can reach (see `gc.rs`). With `dry_run`, only reports it.
     pub async fn gc(&self, dry_run: bool) -> Result<crate::timetravel::gc::GcOutcome> {
+        self.gc_reporting(dry_run, &Progress::none()).await
+    }
+
+    /// [`Argon::gc`], reporting progress (`size`, then `collect`; one step per branch id).
+    pub async fn gc_reporting(
+        &self,
+        dry_run: bool,
+        progress: &Progress,
+    ) -> Result<crate::timetravel::gc::GcOutcome> {
         self.p.check_open()?;
-        self.p.ops.run_once("gc", self.p.gc(dry_run)).await
+        self.p
+            .ops
+            .run_once("gc", self.p.gc_reporting(dry_run, progress))
+            .await
     }
 
     /// Names a point: `branch` as of `at` (default: now). Returns the tag's LSN.
@@ -553,6 +587,19 @@ impl Argon {
         to: ResetTo,
         backup: Option<String>,
     ) -> Result<ResetOutcome> {
+        self.reset_branch_reporting(branch, to, backup, &Progress::none())
+            .await
+    }
+
+    /// [`Argon::reset_branch`], reporting progress (`plan`, then `write`: one step per
+    /// document written).
+    pub async fn reset_branch_reporting(
+        &self,
+        branch: &str,
+        to: ResetTo,
+        backup: Option<String>,
+        progress: &Progress,
+    ) -> Result<ResetOutcome> {
         self.p
             .ops
             .run_once("resetBranch", async {
@@ -573,7 +620,8 @@ impl Argon {
                     }
                     None => None,
                 };
-                let changes = crate::timetravel::reset::apply(&self.p, branch, &target).await?;
+                let changes =
+                    crate::timetravel::reset::apply(&self.p, branch, &target, progress).await?;
                 tracing::info!(branch, backup = ?backup, "branch reset");
                 Ok(ResetOutcome { backup, changes })
             })

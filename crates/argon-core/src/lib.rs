@@ -22,6 +22,7 @@ pub mod write;
 pub use api::{Argon, Coll, ResetOutcome, ResetTo, Txn};
 pub use error::{ArgonError, Result};
 pub use mongodb::bson;
+pub use ops::progress::{Progress, ProgressFn, Step};
 pub use options::ConnectOptions;
 pub use read::query_opts::QueryOpts;
 pub use read::{DocCursor, FindOpts};

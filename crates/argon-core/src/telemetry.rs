@@ -142,6 +142,7 @@ pub const OPERATIONS: &[&str] = &[
     "gc",
     "timeTravelInfo",
     "verify",
+    "storage",
     "commitTransaction",
     "abortTransaction",
 ];

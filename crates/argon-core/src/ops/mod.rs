@@ -12,9 +12,11 @@ pub mod health;
 pub mod logs;
 pub mod metrics;
 pub mod monitor;
+pub mod progress;
 pub mod publish;
 pub mod recent;
 pub mod retry;
+pub mod storage;
 pub mod verify;
 
 use crate::error::{ArgonError, Result};

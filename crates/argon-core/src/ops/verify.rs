@@ -20,6 +20,7 @@ use crate::branch::meta::BranchMeta;
 use crate::branch::BranchId;
 use crate::error::{ArgonError, Result};
 use crate::names::{head_collection, F_DEL, F_FIRST, F_LSN, MAIN_ID};
+use crate::ops::progress::Progress;
 use crate::project::Project;
 use crate::wal::{query, F_AFTER, F_BRANCH, F_COLL, F_DOC_ID, F_KEY, F_OP, F_PREV, OP_DELETE};
 use futures_util::TryStreamExt;
@@ -111,6 +112,18 @@ impl Project {
     /// Checks the storage invariants of `branch` (or every branch) and `collection` (or
     /// every collection). Changes nothing.
     pub async fn verify(&self, branch: Option<&str>, collection: Option<&str>) -> Result<Report> {
+        self.verify_reporting(branch, collection, &Progress::none())
+            .await
+    }
+
+    /// [`Project::verify`], reporting progress: phase `check`, one step per branch and
+    /// collection checked.
+    pub async fn verify_reporting(
+        &self,
+        branch: Option<&str>,
+        collection: Option<&str>,
+        progress: &Progress,
+    ) -> Result<Report> {
         let mut r = Report::default();
         let all: Vec<BranchMeta> = self.branches().find(doc! {}).await?.try_collect().await?;
         let committed = self.committed_lsn().await?;
@@ -143,23 +156,27 @@ impl Project {
                 }
             }
         }
+        let mut work: Vec<(&BranchMeta, String)> = Vec::new();
         for m in chosen {
-            let colls: Vec<String> = match collection {
-                Some(c) => vec![c.to_string()],
-                None => self
-                    .wal()
-                    .distinct(F_COLL, query::of_branch(m.id))
-                    .await?
-                    .into_iter()
-                    .filter_map(|c| c.as_str().map(str::to_string))
-                    .collect(),
-            };
-            for c in colls {
-                r.collections += 1;
-                self.verify_head(m, &c, &mut r).await?;
-                self.verify_chains(m, &c, &mut r).await?;
+            match collection {
+                Some(c) => work.push((m, c.to_string())),
+                None => work.extend(
+                    self.wal()
+                        .distinct(F_COLL, query::of_branch(m.id))
+                        .await?
+                        .into_iter()
+                        .filter_map(|c| c.as_str().map(|c| (m, c.to_string()))),
+                ),
             }
         }
+        let total = work.len() as u64;
+        for (i, (m, c)) in work.into_iter().enumerate() {
+            progress.report("check", i as u64, total);
+            r.collections += 1;
+            self.verify_head(m, &c, &mut r).await?;
+            self.verify_chains(m, &c, &mut r).await?;
+        }
+        progress.report("check", total, total);
         Ok(r)
     }
 

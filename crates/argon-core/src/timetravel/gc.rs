@@ -16,11 +16,12 @@ use crate::branch::BranchId;
 use crate::error::Result;
 use crate::lsn::Lsn;
 use crate::names::TAGS;
+use crate::ops::progress::Progress;
 use crate::project::Project;
 use crate::wal::{query, F_BRANCH};
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Document};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Something that holds history older than the retention window.
 #[derive(Debug, Clone, PartialEq)]
@@ -137,10 +138,55 @@ async fn needs(p: &Project, earliest: Lsn) -> Result<(HashMap<BranchId, Lsn>, Ve
     Ok((need, pins))
 }
 
+/// Records and bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sized {
+    pub records: u64,
+    pub bytes: u64,
+}
+
+/// What gc may remove of one branch id's records: the filter it deletes with, and what
+/// that filter selects now, per collection.
+#[derive(Debug, Clone)]
+pub struct Removable {
+    pub branch: BranchId,
+    pub filter: Document,
+    pub per_collection: BTreeMap<String, Sized>,
+}
+
+impl Removable {
+    pub fn total(&self) -> Sized {
+        self.per_collection
+            .values()
+            .fold(Sized::default(), |a, s| Sized {
+                records: a.records + s.records,
+                bytes: a.bytes + s.bytes,
+            })
+    }
+}
+
+/// What a collection would remove now: the pins, the oldest point any allowed read needs,
+/// and per branch id the records below it. `gc` deletes exactly these filters; `storage`
+/// reports the same figures per branch and collection, so the two always agree.
+#[derive(Debug, Clone, Default)]
+pub struct GcPlan {
+    pub oldest_retained_lsn: Lsn,
+    pub pinned_by: Vec<Pin>,
+    pub branches: Vec<Removable>,
+}
+
+/// An integer a `$group` produced (int32 or int64 depending on its size).
+pub(crate) fn int_of(d: &Document, k: &str) -> u64 {
+    d.get_i64(k)
+        .or_else(|_| d.get_i32(k).map(i64::from))
+        .unwrap_or(0)
+        .max(0) as u64
+}
+
 impl Project {
-    /// Removes history no read inside the retention window (or at a pinned point) can
-    /// reach. With `dry_run`, only reports what it would remove.
-    pub async fn gc(&self, dry_run: bool) -> Result<GcOutcome> {
+    /// What garbage collection would remove now (see [`GcPlan`]); changes nothing. One
+    /// sizing aggregation per branch id in the WAL (phase `size`).
+    pub async fn gc_plan(&self, progress: &Progress) -> Result<GcPlan> {
         let earliest = self.earliest_lsn().await?;
         let (need, pinned_by) = needs(self, earliest).await?;
         let ids: Vec<BranchId> = self
@@ -151,7 +197,7 @@ impl Project {
             .filter_map(|b| b.as_i32().or_else(|| b.as_i64().map(|v| v as i32)))
             .map(BranchId)
             .collect();
-        let mut out = GcOutcome {
+        let mut plan = GcPlan {
             oldest_retained_lsn: need
                 .values()
                 .copied()
@@ -159,10 +205,11 @@ impl Project {
                 .unwrap_or(earliest)
                 .min(earliest),
             pinned_by,
-            dry_run,
-            ..Default::default()
+            branches: Vec::with_capacity(ids.len()),
         };
-        for b in ids {
+        let total = ids.len() as u64;
+        for (i, b) in ids.into_iter().enumerate() {
+            progress.report("size", i as u64, total);
             let newest = self
                 .first_key(query::writes_of(b), query::newest_of_branch_sort())
                 .await?
@@ -170,34 +217,66 @@ impl Project {
             let filter = query::removable(b, need.get(&b).copied(), newest);
             let sized: Vec<Document> = self
                 .wal()
-                .aggregate([
-                    doc! {"$match": filter.clone()},
-                    doc! {"$group": {"_id": null, "n": {"$sum": 1}, "bytes": {"$sum": {"$bsonSize": "$$ROOT"}}}},
-                ])
+                .aggregate(query::sized_by_collection(filter.clone()))
                 .await?
                 .try_collect()
                 .await?;
-            let Some(s) = sized.first() else { continue };
-            let n = s
-                .get_i32("n")
-                .map(i64::from)
-                .or_else(|_| s.get_i64("n"))
-                .unwrap_or(0);
-            let bytes = s
-                .get_i64("bytes")
-                .or_else(|_| s.get_i32("bytes").map(i64::from))
-                .unwrap_or(0);
-            if n == 0 {
-                continue;
-            }
-            if dry_run {
-                out.records_removed += n as u64;
-            } else {
-                let r = self.wal().delete_many(filter).await?;
-                out.records_removed += r.deleted_count;
-            }
-            out.bytes_freed += bytes as u64;
+            let per_collection = sized
+                .iter()
+                .map(|s| {
+                    let coll = s.get_str("_id").unwrap_or_default().to_string();
+                    let size = Sized {
+                        records: int_of(s, "n"),
+                        bytes: int_of(s, "bytes"),
+                    };
+                    (coll, size)
+                })
+                .filter(|(_, s)| s.records > 0)
+                .collect();
+            plan.branches.push(Removable {
+                branch: b,
+                filter,
+                per_collection,
+            });
         }
+        progress.report("size", total, total);
+        Ok(plan)
+    }
+
+    /// Removes history no read inside the retention window (or at a pinned point) can
+    /// reach. With `dry_run`, only reports what it would remove.
+    pub async fn gc(&self, dry_run: bool) -> Result<GcOutcome> {
+        self.gc_reporting(dry_run, &Progress::none()).await
+    }
+
+    /// [`Project::gc`], reporting progress: phase `size` (one step per branch id in the
+    /// WAL), then `collect` (one per branch id with records to remove).
+    pub async fn gc_reporting(&self, dry_run: bool, progress: &Progress) -> Result<GcOutcome> {
+        let plan = self.gc_plan(progress).await?;
+        let mut out = GcOutcome {
+            oldest_retained_lsn: plan.oldest_retained_lsn,
+            pinned_by: plan.pinned_by.clone(),
+            dry_run,
+            ..Default::default()
+        };
+        let todo: Vec<&Removable> = plan
+            .branches
+            .iter()
+            .filter(|r| r.total().records > 0)
+            .collect();
+        let steps = todo.len() as u64;
+        for (i, r) in todo.into_iter().enumerate() {
+            progress.report("collect", i as u64, steps);
+            let size = r.total();
+            if dry_run {
+                out.records_removed += size.records;
+            } else {
+                let d = self.wal().delete_many(r.filter.clone()).await?;
+                out.records_removed += d.deleted_count;
+            }
+            out.bytes_freed += size.bytes;
+        }
+        progress.report("collect", steps, steps);
         if !dry_run {
             self.ops.telemetry.incr(
                 crate::telemetry::GC_RECORDS_REMOVED_TOTAL,

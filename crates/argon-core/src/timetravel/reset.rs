@@ -9,6 +9,7 @@ use crate::branch::heads;
 use crate::branch::meta::{levels, BranchMeta, Level};
 use crate::branch::BranchId;
 use crate::error::Result;
+use crate::ops::progress::Progress;
 use crate::project::Project;
 use crate::read::view::ViewQuery;
 use crate::timetravel::diff::{changed_keys, resolve_levels, Counts, Point};
@@ -20,7 +21,15 @@ use mongodb::ClientSession;
 use std::collections::{BTreeMap, HashMap};
 
 /// Writes, on the branch whose head levels are `current`, the versions `target` has.
-pub async fn apply(p: &Project, branch: &str, target: &Point) -> Result<BTreeMap<String, Counts>> {
+/// Reports progress: phase `plan` (finding the documents that differ), then `write`, one
+/// step per document (a retried transaction starts `write` again).
+pub async fn apply(
+    p: &Project,
+    branch: &str,
+    target: &Point,
+    progress: &Progress,
+) -> Result<BTreeMap<String, Counts>> {
+    progress.report("plan", 0, 1);
     p.capture_barrier().await?;
     let snapshot = p.committed_lsn().await?;
     let chain = p.chain(branch).await?;
@@ -29,6 +38,7 @@ pub async fn apply(p: &Project, branch: &str, target: &Point) -> Result<BTreeMap
     let current_now = levels(&owned, Some(snapshot));
     let target_levels = resolve_levels(p, target, snapshot).await?;
     let keys = changed_keys(p, &current_now, &target_levels).await?;
+    progress.report("plan", 1, 1);
     let mut uniques = HashMap::new();
     for coll in keys.keys() {
         p.adoption(coll).await?;
@@ -42,10 +52,12 @@ pub async fn apply(p: &Project, branch: &str, target: &Point) -> Result<BTreeMap
         &head_levels,
         &target_levels,
         &keys,
-        &uniques
+        &uniques,
+        progress
     ))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn compensate(
     p: &Project,
     s: &mut ClientSession,
@@ -54,8 +66,12 @@ async fn compensate(
     target_levels: &[Level],
     keys: &BTreeMap<String, Vec<Bson>>,
     uniques: &HashMap<String, Vec<heads::UniqueIndex>>,
+    progress: &Progress,
 ) -> TxResult<BTreeMap<String, Counts>> {
     let mut out = BTreeMap::new();
+    let total: u64 = keys.values().map(|k| k.len() as u64).sum();
+    let mut done = 0;
+    progress.report("write", 0, total);
     // The whole reset is one logical write: one LSN.
     for (coll, ks) in keys {
         let target = Target {
@@ -94,6 +110,8 @@ async fn compensate(
             };
             let r =
                 modify_in_txn(&current, s, &doc! {"_id": k.clone()}, &change, &o, alloc).await?;
+            done += 1;
+            progress.report("write", done, total);
             if is_delete {
                 counts.removed += r.deleted;
             } else if r.upserted_id.is_some() {

@@ -160,6 +160,33 @@ pub fn removable(b: BranchId, need: Option<Lsn>, newest: RecordKey) -> Document 
     }
 }
 
+/// Records matching `filter`, counted and weighed (`$bsonSize`, the bytes the server
+/// stores) per collection: `{_id: collection, n, bytes}` (gc's sizing).
+pub fn sized_by_collection(filter: Document) -> Vec<Document> {
+    vec![
+        doc! {"$match": filter},
+        doc! {"$group": {
+            "_id": format!("${F_COLL}"),
+            "n": {"$sum": 1},
+            "bytes": {"$sum": {"$bsonSize": "$$ROOT"}},
+        }},
+    ]
+}
+
+/// Every record, counted and weighed per branch and collection, with the oldest write
+/// record's key and commit time still held (adoption records count and weigh, but are no
+/// point in time): `{_id: {b, c}, n, bytes, oldest, oldestTime}` (`storage`).
+pub fn usage_by_branch_and_collection() -> Vec<Document> {
+    let write = doc! {"$gte": [format!("${F_KEY}"), 0]};
+    vec![doc! {"$group": {
+        "_id": {"b": format!("${F_BRANCH}"), "c": format!("${F_COLL}")},
+        "n": {"$sum": 1},
+        "bytes": {"$sum": {"$bsonSize": "$$ROOT"}},
+        "oldest": {"$min": {"$cond": [write.clone(), format!("${F_KEY}"), Bson::Null]}},
+        "oldestTime": {"$min": {"$cond": [write, format!("${F_TIME}"), Bson::Null]}},
+    }}]
+}
+
 /// A record as `history()` shows it.
 pub struct Version<'a> {
     /// The write's LSN (an adoption record's: the adoption's).
