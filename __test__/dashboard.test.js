@@ -144,7 +144,7 @@ test('health view: cards, charts, processes, operations and the four tabs show w
     assert.equal(await page.locator('#chart-errors canvas').count(), 1)
     const before = await page.textContent('#health-meta')
     await page.waitForFunction((b) => document.getElementById('health-meta').textContent !== b, before, { timeout: 12_000 })
-    await page.screenshot({ path: path.join(SHOTS, 'health.png'), fullPage: true })
+    await page.screenshot({ path: path.join(SHOTS, 'health.png') })
     // Tabs.
     const slow = await cellTexts(page, '#slow tbody tr')
     assert.equal(slow.length, 50, 'threshold 0: every recent operation is slow')
@@ -197,10 +197,16 @@ test('branches view: the tree with fork points, head LSNs and protection, and th
     const rows = await cellTexts(page, '#branch-tree tbody tr')
     const real = await ctx.argon.listBranches()
     assert.deepEqual(rows.map((r) => r[0].replace(/^└ /, '')), ['main', 'feature', 'feature-child'])
+    // Documents owned and WAL records per branch: what argon.storage() counts on the server.
+    const storage = (await ctx.argon.storage()).collections
+    const sum = (name, f) => storage.filter((r) => r.branch === name).reduce((a, r) => a + r[f], 0)
     for (const b of real) {
       const r = rows.find((x) => x[0].replace(/^└ /, '') === b.name)
-      assert.deepEqual([r[1], r[2], r[4], r[6]], [b.parent ?? '-', String(b.forkLsn), String(b.headLsn), b.protected ? 'yes' : 'no'])
+      assert.deepEqual([r[1], r[2], r[4], r[5], r[6], r[8]], [b.parent ?? '-', String(b.forkLsn), String(b.headLsn), String(sum(b.name, 'documents')), String(sum(b.name, 'walRecords')), b.protected ? 'yes' : 'no'])
     }
+    // main owns its 5 users and the application's orders; feature owns the one it inserted.
+    assert.equal(rows.find((x) => x[0].endsWith('feature'))[5], '1')
+    assert.equal(rows[0][5], String(5 + (await env.raw.db(ctx.database).collection('orders').countDocuments())))
     const tags = await cellTexts(page, '#tags tbody tr')
     assert.deepEqual(tags.map((r) => r.slice(0, 3)), [['v1', 'main', String(ctx.l0)]])
     await page.screenshot({ path: path.join(SHOTS, 'branches.png'), fullPage: true })

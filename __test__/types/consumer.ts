@@ -371,3 +371,20 @@ async function endpoint(argon: import('argondb').Argon) {
   await ep.close()
 }
 void endpoint
+
+async function dashboard(argon: import('argondb').Argon) {
+  const { argonDashboard, startDashboard } = await import('argondb/dashboard')
+  const handler = argonDashboard(argon, { auth: (req) => req.headers['x-ops-key'] === 'k', readOnly: true, slowMs: 50 })
+  void handler
+  // @ts-expect-error: readOnly is a boolean
+  argonDashboard(argon, { readOnly: 'no' })
+  const d = await startDashboard(argon, { port: 0, host: '127.0.0.1' })
+  const url: string = d.url
+  void url
+  await d.close()
+  const t = await argon.timeline('main', { buckets: 30 })
+  const first: number | null = t.points[0].firstLsn
+  const when: Date = t.points[0].t
+  void [first, when, t.bucketMs]
+}
+void dashboard

@@ -90,29 +90,20 @@ async function overview(argon, q, settings) {
   }
 }
 
-/** The branch tree (with the documents each owns, when the engine can tell) and the tags. */
+/** The branch tree with what each branch stores (documents it owns, WAL records), and the tags. */
 async function branches(argon) {
-  const [list, tags, storage] = await Promise.all([
-    argon.listBranches(),
-    argon.listTags(),
-    typeof argon.storage === 'function' ? argon.storage().catch(() => null) : null,
-  ])
-  const owned = new Map()
-  for (const row of storageRows(storage)) owned.set(row.branch, (owned.get(row.branch) ?? 0) + Number(row.documents ?? 0))
-  return {
-    branches: list.map((b) => ({ ...b, documents: owned.has(b.name) ? owned.get(b.name) : null })),
-    tags,
+  const [list, tags, storage] = await Promise.all([argon.listBranches(), argon.listTags(), argon.storage()])
+  const per = new Map()
+  for (const row of storage.collections) {
+    if (row.branch === null) continue
+    const b = per.get(row.branch) ?? { documents: 0, walRecords: 0, walBytes: 0 }
+    b.documents += row.documents
+    b.walRecords += row.walRecords
+    b.walBytes += row.walBytes
+    per.set(row.branch, b)
   }
-}
-
-/** Rows `{ branch, documents }` of `argon.storage()`, whichever of its shapes it has. */
-function storageRows(s) {
-  if (!s) return []
-  if (Array.isArray(s)) return s
-  if (Array.isArray(s.collections)) return s.collections
-  if (Array.isArray(s.rows)) return s.rows
-  if (Array.isArray(s.branches)) return s.branches.flatMap((b) => (b.collections || []).map((c) => ({ branch: b.name ?? b.branch, documents: c.documents })))
-  return []
+  const none = { documents: 0, walRecords: 0, walBytes: 0 }
+  return { branches: list.map((b) => ({ ...b, ...(per.get(b.name) ?? none) })), tags }
 }
 
 async function timeline(argon, q) {

@@ -34,6 +34,11 @@
   const ms = (v) => (v === null || v === undefined ? '-' : `${Number(v).toFixed(2)} ms`)
   const pct = (v) => (v === null || v === undefined ? '-' : `${(v * 100).toFixed(2)}%`)
   const time = (t) => (t ? new Date(t).toISOString().replace('T', ' ').replace('Z', '') : '-')
+  function bytes(n) {
+    if (n < 1024) return `${n} B`
+    return n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`
+  }
+
   function duration(msv) {
     if (msv < 1000) return `${Math.round(msv)} ms`
     const s = Math.floor(msv / 1000)
@@ -155,6 +160,8 @@
   // ---------------------------------------------------------------------------------
   // Branches
 
+  const branchCells = (b) => [b.parent || '-', b.forkLsn, time(b.createdAt), b.headLsn, b.documents, b.walRecords, bytes(b.walBytes), b.protected ? 'yes' : 'no']
+
   async function loadBranches() {
     const { branches, tags } = await get('branches')
     const children = new Map()
@@ -168,14 +175,14 @@
       for (const b of (children.get(parent) || []).sort((x, y) => x.name.localeCompare(y.name))) {
         const name = el('span', { class: 'tree', text: `${depth ? '└ ' : ''}${b.name}` })
         name.style.paddingLeft = `${depth * 1.2}em`
-        rows.push({ attrs: { 'data-branch': b.name }, cells: [name, b.parent || '-', b.forkLsn, time(b.createdAt), b.headLsn, b.documents === null || b.documents === undefined ? '-' : b.documents, b.protected ? 'yes' : 'no'] })
+        rows.push({ attrs: { 'data-branch': b.name }, cells: [name, ...branchCells(b)] })
         walk(b.name, depth + 1)
       }
     }
     walk('', 0)
     // Branches whose parent is gone still show.
-    for (const b of branches) if (!rows.some((r) => r.attrs['data-branch'] === b.name)) rows.push({ attrs: { 'data-branch': b.name }, cells: [b.name, b.parent || '-', b.forkLsn, time(b.createdAt), b.headLsn, b.documents ?? '-', b.protected ? 'yes' : 'no'] })
-    fill($('branch-tree'), ['Branch', 'Parent', 'Fork LSN', 'Forked at', 'Head LSN', 'Documents owned', 'Protected'], rows)
+    for (const b of branches) if (!rows.some((r) => r.attrs['data-branch'] === b.name)) rows.push({ attrs: { 'data-branch': b.name }, cells: [b.name, ...branchCells(b)] })
+    fill($('branch-tree'), ['Branch', 'Parent', 'Fork LSN', 'Forked at', 'Head LSN', 'Documents owned', 'WAL records', 'WAL bytes', 'Protected'], rows)
     fill($('tags'), ['Tag', 'Branch', 'LSN', 'Created'], tags.map((t) => ({ attrs: { 'data-tag': t.name }, cells: [t.name, t.branch, t.lsn, time(t.createdAt)] })), 'no tags')
     document.body.dataset.loaded = 'branches'
   }
