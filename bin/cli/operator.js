@@ -124,7 +124,7 @@ function commands() {
   const metrics = new Command('metrics')
     .description('per operation: count, success rate, average / p50 / p99 latency, errors by code; summed over the reporting processes')
     .addOption(new Option('--process <id>', 'one process (its id or pid)'))
-    .option('--prometheus', "the Prometheus text format (one process's, or every process's one after the other)")
+    .option('--prometheus', "the Prometheus text format (one process's, or every process's one after the other; with --json: [{ id, pid, prometheus }])")
     .action((opts, cmd) =>
       withArgon(cmd, async (argon, o) => {
         let processes = await argon.processes()
@@ -133,6 +133,8 @@ function commands() {
           if (processes.length === 0) throw cliError('INVALID_ARGUMENT', `no reporting process ${opts.process}`)
         }
         if (opts.prometheus) {
+          // With --json too, still one JSON document: each process's text in it.
+          if (o.json) return printJson(processes.map((p) => ({ id: p.id, pid: p.pid, prometheus: p.prometheus || '' })))
           process.stdout.write(processes.map((p) => `# process ${p.id} pid ${p.pid}\n${p.prometheus || ''}`).join('\n'))
           return
         }
