@@ -268,6 +268,33 @@ test('every command takes --json: one JSON document on stdout, nothing else', { 
   assert.match(prom.find((p) => p.pid === app.pid).prometheus, /argon_operations_total\{operation="findOne",outcome="success"\} \d+/)
 })
 
+test('bad input: typed errors with stable codes, exit code 1', { timeout: 60_000 }, async () => {
+  for (const [a, code] of [
+    [['storage', '--retention-ms', 'soon'], 'INVALID_ARGUMENT'],
+    [['gc', '--dry-run', '--retention-ms', '0'], 'INVALID_ARGUMENT'],
+    [['top', '--iterations', '-1'], 'INVALID_ARGUMENT'],
+    [['verify', '--branch', 'no-such-branch'], 'BRANCH_NOT_FOUND'],
+    [['verify', '--branch', 'no-such-branch', '--json'], 'BRANCH_NOT_FOUND'],
+  ]) {
+    const r = await cli(...a)
+    assert.equal(r.code, 1, a.join(' '))
+    assert.equal(r.stdout, '', a.join(' '))
+    assert.match(r.stderr, new RegExp(`^error \\[${code}\\]: `), a.join(' '))
+  }
+  const { Argon } = require('..')
+  const argon = await Argon.connect(env.srv.uri, { database, monitor: false })
+  try {
+    for (const call of [() => argon.gc({ dryRun: true, onProgress: 1 }), () => argon.verify({ onProgress: 'x' }), () => argon.resetBranch('exp', { to: 'parent', onProgress: {} })]) {
+      await assert.rejects(call, (e) => e.code === 'INVALID_ARGUMENT' && /onProgress must be a function/.test(e.message))
+    }
+    // A callback that throws does not break the operation.
+    const r = await argon.verify({ branch: 'feature', onProgress: () => { throw new Error('display broke') } })
+    assert.equal(r.ok, true)
+  } finally {
+    await argon.close()
+  }
+})
+
 test('verify: exit 0 on a clean project, exit 1 listing the problem after a corruption', { timeout: 120_000 }, async () => {
   const clean = await cli('verify')
   ok(clean)
