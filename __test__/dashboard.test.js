@@ -137,7 +137,7 @@ test('health view: cards, charts, processes, operations and the four tabs show w
     // Cards: latency in ms, error rate a percentage of the last minute's operations.
     assert.match(await page.textContent('[data-testid="latency"]'), /^\d+\.\d\d ms$/)
     assert.match(await page.textContent('[data-testid="error-rate"]'), /^\d+\.\d\d%$/)
-    assert.match(await page.textContent('[data-testid="uptime"]'), /^\d+(s|m \d+s)$/)
+    assert.match(await page.textContent('[data-testid="uptime"]'), /^\d+( ms|s|m \d+s)$/)
     // Charts render (uPlot canvases) with points, and refresh every 5 s.
     await page.waitForFunction(() => Number(document.getElementById('chart-latency').dataset.points) >= 2, null, { timeout: 15_000 })
     assert.equal(await page.locator('#chart-latency canvas').count(), 1)
