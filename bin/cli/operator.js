@@ -7,71 +7,12 @@
  */
 const { Command, Option } = require('commander')
 const { withArgon, print, printJson, table, cliError } = require('./common')
-
-const RANK = { healthy: 0, degraded: 1, unhealthy: 2 }
-
-/**
- * Each process's status: its own health, or `unhealthy` when it has been silent for three
- * of its publishing intervals (by the server's clock): it crashed, hangs or lost the
- * database. A process that closes cleanly removes its snapshot.
- */
-function withStatus(processes, now) {
-  return processes.map((p) => {
-    const silentMs = now - new Date(p.reportedAt).getTime()
-    const silent = silentMs > 3 * (p.intervalMs || 10_000)
-    return { ...p, silent, status: silent ? 'unhealthy' : p.health?.status ?? 'unknown' }
-  })
-}
-
-/** The worst status among the processes reporting (unknown when none report). */
-function overall(processes) {
-  if (processes.length === 0) return 'unknown'
-  return processes.map((p) => p.status || 'unknown').reduce((a, b) => ((RANK[b] ?? 3) > (RANK[a] ?? 3) ? b : a))
-}
-
-/** The processes with their status, judged by the server's clock. */
-async function reporting(argon) {
-  const [server, processes] = await Promise.all([argon.serverInfo(), argon.processes()])
-  const now = server.localTime ? new Date(server.localTime).getTime() : Date.now()
-  return { server, now, processes: withStatus(processes, now) }
-}
+// How processes are judged and summed: shared with `argon top` and the dashboard.
+const { withStatus, overall, reporting, operationsOf, sumOperations } = require('../../lib/fleet')
 
 const ago = (date, now = Date.now()) => (date ? `${Math.max(0, Math.round((now - new Date(date).getTime()) / 1000))}s ago` : '-')
 const ms = (v) => (v == null || Number.isNaN(v) ? '-' : `${Number(v).toFixed(2)} ms`)
 const pct = (v) => (v == null || Number.isNaN(v) ? '-' : `${(v * 100).toFixed(1)}%`)
-
-/** Per-operation figures of one process's metrics document. */
-function operationsOf(p) {
-  const out = {}
-  for (const [name, o] of Object.entries(p.metrics?.operations || {})) {
-    const count = Number(o.count || 0)
-    const errors = Number(o.errors || 0)
-    out[name] = { count, errors, successRate: count ? (count - errors) / count : null, avgMs: o.meanMs ?? o.avgMs ?? null, p50Ms: o.p50Ms ?? null, p99Ms: o.p99Ms ?? null, errorsByCode: o.errorsByCode || {} }
-  }
-  return out
-}
-
-/**
- * Sums operations over processes: counts and errors add, the average is weighted by count,
- * p50 and p99 are the highest of the processes' (an upper bound: percentiles do not add).
- */
-function sumOperations(processes) {
-  const out = {}
-  for (const p of processes) {
-    for (const [name, o] of Object.entries(operationsOf(p))) {
-      const s = (out[name] ??= { count: 0, errors: 0, successRate: null, avgMs: null, p50Ms: null, p99Ms: null, errorsByCode: {} })
-      const total = s.count + o.count
-      if (o.avgMs != null) s.avgMs = total ? ((s.avgMs ?? 0) * s.count + o.avgMs * o.count) / total : o.avgMs
-      s.count = total
-      s.errors += o.errors
-      s.p50Ms = Math.max(s.p50Ms ?? 0, o.p50Ms ?? 0)
-      s.p99Ms = Math.max(s.p99Ms ?? 0, o.p99Ms ?? 0)
-      for (const [code, n] of Object.entries(o.errorsByCode)) s.errorsByCode[code] = (s.errorsByCode[code] || 0) + Number(n)
-    }
-  }
-  for (const s of Object.values(out)) s.successRate = s.count ? (s.count - s.errors) / s.count : null
-  return out
-}
 
 function commands() {
   const status = new Command('status')
@@ -156,4 +97,4 @@ function commands() {
   return [status, health, metrics]
 }
 
-module.exports = { commands, sumOperations, operationsOf, overall, withStatus, reporting }
+module.exports = { commands }

@@ -16,7 +16,7 @@
  */
 const { Command, Option } = require('commander')
 const { withArgon, print, table, positiveInt } = require('./common')
-const { operationsOf, reporting } = require('./operator')
+const { operationsOf, reporting } = require('../../lib/fleet')
 
 /** Per process: its last two distinct snapshots (by report time). */
 class Rates {
