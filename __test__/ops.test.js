@@ -39,7 +39,7 @@ test('counters are exact in both forms, errors carry their code, and reset start
     const text = await argon.metrics()
     assert.equal(sample(text, 'argon_operations_total', 'operation="insertOne",outcome="success"'), N)
     assert.equal(sample(text, 'argon_operations_total', 'operation="insertOne",outcome="error"'), 1)
-    assert.equal(sample(text, 'argon_errors_total', 'operation="insertOne",code="MONGO_SERVER_ERROR"'), 1)
+    assert.equal(sample(text, 'argon_errors_total', 'operation="insertOne",code="DUPLICATE_KEY"'), 1)
     assert.equal(sample(text, 'argon_operations_total', 'operation="findOne",outcome="success"'), 4)
     assert.equal(sample(text, 'argon_operations_total', 'operation="updateOne",outcome="success"'), 1)
     assert.equal(sample(text, 'argon_operation_duration_seconds_count', 'operation="insertOne"'), N + 1)

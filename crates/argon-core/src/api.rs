@@ -938,7 +938,9 @@ impl Coll {
                 crate::telemetry::operation(op),
                 false,
                 || fut.take().expect("polled once"),
-                |(_, out): &(Vec<Bson>, InsertOutcome)| out.errors.first().map(|(_, e)| e.code()),
+                |(_, out): &(Vec<Bson>, InsertOutcome)| {
+                    out.errors.first().map(|(_, e)| e.metric_code())
+                },
             )
             .await
     }
@@ -1162,7 +1164,7 @@ impl Coll {
                 "bulkWrite",
                 false,
                 || fut.take().expect("polled once"),
-                |out: &write::bulk::BulkOutcome| out.errors.first().map(|(_, e)| e.code()),
+                |out: &write::bulk::BulkOutcome| out.errors.first().map(|(_, e)| e.metric_code()),
             )
             .await
     }

@@ -69,7 +69,8 @@ pub type Result<T> = std::result::Result<T, ArgonError>;
 
 impl ArgonError {
     /// The stable code for JS. Server errors return `"MONGO_SERVER_ERROR"` here and carry
-    /// their numeric code in `server_code()`.
+    /// their numeric code in `server_code()` (metrics name the common ones:
+    /// [`ArgonError::metric_code`]).
     pub fn code(&self) -> &'static str {
         match self {
             ArgonError::InvalidUri(_) => "INVALID_URI",
@@ -95,6 +96,27 @@ impl ArgonError {
             ArgonError::Internal(_) => "INTERNAL",
             ArgonError::CircuitOpen(_) => "CIRCUIT_OPEN",
             ArgonError::InvalidTransaction(_) => "INVALID_TRANSACTION",
+        }
+    }
+
+    /// The code metrics count this error under (`argon_errors_total{code}`, errors by code
+    /// in the snapshots and the dashboard): [`ArgonError::code`], except that the server
+    /// errors an application meets most get a name of their own instead of one
+    /// `MONGO_SERVER_ERROR` for all. A fixed list, so the label stays bounded.
+    pub fn metric_code(&self) -> &'static str {
+        match self {
+            ArgonError::Server { code, .. } => match code {
+                11000 | 11001 => "DUPLICATE_KEY",
+                121 => "DOCUMENT_VALIDATION_FAILURE",
+                50 => "MAX_TIME_EXPIRED",
+                112 => "WRITE_CONFLICT",
+                2 | 9 | 14 => "BAD_VALUE",
+                13 | 18 => "UNAUTHORIZED",
+                26 => "NAMESPACE_NOT_FOUND",
+                251 => "NO_SUCH_TRANSACTION",
+                _ => "MONGO_SERVER_ERROR",
+            },
+            other => other.code(),
         }
     }
 
@@ -275,5 +297,31 @@ impl From<mongodb::bson::de::Error> for ArgonError {
 impl From<mongodb::bson::ser::Error> for ArgonError {
     fn from(e: mongodb::bson::ser::Error) -> Self {
         ArgonError::InvalidArgument(format!("cannot encode BSON: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(code: i32) -> ArgonError {
+        ArgonError::Server {
+            code,
+            code_name: String::new(),
+            message: String::new(),
+            key_value: None,
+            index: None,
+        }
+    }
+
+    #[test]
+    fn metric_codes_name_common_server_errors_and_stay_bounded() {
+        assert_eq!(server(11000).metric_code(), "DUPLICATE_KEY");
+        assert_eq!(server(121).metric_code(), "DOCUMENT_VALIDATION_FAILURE");
+        assert_eq!(server(50).metric_code(), "MAX_TIME_EXPIRED");
+        assert_eq!(server(4242).metric_code(), "MONGO_SERVER_ERROR");
+        // JS still sees one code for server errors (with the numeric code beside it).
+        assert_eq!(server(11000).code(), "MONGO_SERVER_ERROR");
+        assert_eq!(ArgonError::Closed.metric_code(), "CLIENT_CLOSED");
     }
 }

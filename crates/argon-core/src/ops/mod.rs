@@ -437,7 +437,7 @@ impl Scope<'_> {
         };
         let took = start.elapsed();
         let code = match &r {
-            Err(e) => Some(e.code()),
+            Err(e) => Some(e.metric_code()),
             Ok(v) => failed(v),
         };
         let ms = took.as_secs_f64() * 1000.0;
