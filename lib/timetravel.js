@@ -115,4 +115,20 @@ class DiffCursor extends ArgonCursor {
   }
 }
 
-module.exports = { atSpec, resetTarget, point, countsOf, DiffCursor }
+/**
+ * A point typed as text (the CLI, the dashboard): an LSN (digits), an ISO date, or a tag
+ * name; `undefined` for nothing. `what` names the argument in the error.
+ */
+function parsePointText(text, what = 'point') {
+  if (text === undefined || text === null || text === '') return undefined
+  if (typeof text !== 'string' || text.length > 200) throw new ArgonError('INVALID_ARGUMENT', `${what} must be an LSN, an ISO date or a tag`)
+  if (/^\d+$/.test(text)) return Number(text)
+  if (/^\d{4}-\d{2}-\d{2}/.test(text)) {
+    const d = new Date(text)
+    if (Number.isNaN(d.getTime())) throw new ArgonError('INVALID_ARGUMENT', `${what}: not a valid date: ${text}`)
+    return d
+  }
+  return text
+}
+
+module.exports = { atSpec, resetTarget, point, countsOf, DiffCursor, parsePointText }

@@ -92,14 +92,7 @@ async function withArgon(cmd, fn) {
 
 /** A point in time on the command line: an LSN (digits), an ISO date, or a tag name. */
 function parsePoint(text) {
-  if (text === undefined) return undefined
-  if (/^\d+$/.test(text)) return Number(text)
-  if (/^\d{4}-\d{2}-\d{2}/.test(text)) {
-    const d = new Date(text)
-    if (Number.isNaN(d.getTime())) throw cliError('INVALID_ARGUMENT', `not a valid date: ${text}`)
-    return d
-  }
-  return text
+  return require('../../lib/timetravel').parsePointText(text)
 }
 
 /** A positive integer option (`--interval 500`), or a typed error naming the option. */

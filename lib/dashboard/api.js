@@ -6,19 +6,9 @@
  */
 const { ArgonError } = require('../errors')
 const fleet = require('../fleet')
+const { parsePointText } = require('../timetravel')
 
-/** A point given as text: an LSN (digits), an ISO date, or a tag name. */
-function parsePoint(text, what = 'at') {
-  if (text === undefined || text === null || text === '') return undefined
-  if (typeof text !== 'string' || text.length > 200) throw new ArgonError('INVALID_ARGUMENT', `${what} must be an LSN, an ISO date or a tag`)
-  if (/^\d+$/.test(text)) return Number(text)
-  if (/^\d{4}-\d{2}-\d{2}/.test(text)) {
-    const d = new Date(text)
-    if (Number.isNaN(d.getTime())) throw new ArgonError('INVALID_ARGUMENT', `${what}: not a valid date: ${text}`)
-    return d
-  }
-  return text
-}
+const parsePoint = (text, what = 'at') => parsePointText(text, what)
 
 function str(v, what, { optional = false } = {}) {
   if ((v === undefined || v === '') && optional) return undefined
