@@ -329,7 +329,7 @@ export interface MetricsJson {
   /** Unlabelled counters by metric name without `argon_` (`wal_records_total`, …). */
   counters: Record<string, number>
   /** The last 60 s, as health reads it. */
-  window: { seconds: number; operations: number; errors: number; errorRate: number; p99Ms: number }
+  window: { seconds: number; operations: number; errors: number; errorRate: number; p99Ms: number; avgMs: number }
   system: { rssBytes: number; uptimeMs: number; up: boolean; version: string; heapUsedBytes: number; heapTotalBytes: number; externalBytes: number; nodeVersion: string; pid: number }
   lsn: number
   branches: number
@@ -614,10 +614,28 @@ export interface ProcessSnapshot {
   metrics: Record<string, unknown>
   health: Record<string, unknown>
   alerts: Array<Record<string, unknown>>
-  /** The last hour of summary points, one per publishing interval. */
-  history: Array<{ t: Date; operations: number; errors: number; errorRate: number; p99Ms: number }>
+  /** The last hour of summary points, one per publishing interval (each the last 60 s). */
+  history: Array<{ t: Date; operations: number; errors: number; errorRate: number; p99Ms: number; avgMs: number }>
   /** This process's metrics in the Prometheus text format. */
   prometheus: string
+  /** Its last 50 operations, newest first (`code` when one failed). */
+  recent: RecentOperation[]
+  /** Its last 50 operations slower than its `slowOperationMs`, newest first. */
+  slow: RecentOperation[]
+  slowOperationMs: number
+  /** Its last 50 alert transitions (firing and resolved), newest first. */
+  alertHistory: Alert[]
+}
+
+export interface RecentOperation {
+  op: string
+  /** Absent for project-wide operations (branch commands, gc, …). */
+  branch?: string
+  collection?: string
+  ms: number
+  ok: boolean
+  code?: string
+  at: Date
 }
 
 export interface ServeOptions {

@@ -142,6 +142,10 @@ test('health view: cards, charts, processes, operations and the four tabs show w
     await page.waitForFunction(() => Number(document.getElementById('chart-latency').dataset.points) >= 2, null, { timeout: 15_000 })
     assert.equal(await page.locator('#chart-latency canvas').count(), 1)
     assert.equal(await page.locator('#chart-errors canvas').count(), 1)
+    // The trend points carry the mean latency (weighted by operations) beside p99.
+    const overview = await page.evaluate(() => fetch('api/overview').then((r) => r.json()))
+    assert.ok(overview.series.some((p) => p.avgMs > 0 && p.avgMs <= p.p99Ms), JSON.stringify(overview.series.slice(-3)))
+    assert.ok(overview.cards.avgLatencyMs > 0)
     const before = await page.textContent('#health-meta')
     await page.waitForFunction((b) => document.getElementById('health-meta').textContent !== b, before, { timeout: 12_000 })
     await page.screenshot({ path: path.join(SHOTS, 'health.png') })

@@ -70,8 +70,8 @@ function sumOperations(processes) {
 
 /**
  * The processes' summary points of the last `windowMs` merged into buckets of `stepMs`:
- * operations and errors add (each point is a process's last-60-s window), p99 is the
- * highest; oldest first.
+ * operations and errors add (each point is a process's last-60-s window), the mean is
+ * weighted by operations, p99 is the highest; oldest first.
  */
 function mergedHistory(processes, now, { windowMs = 3_600_000, stepMs = 10_000 } = {}) {
   const buckets = new Map()
@@ -80,15 +80,21 @@ function mergedHistory(processes, now, { windowMs = 3_600_000, stepMs = 10_000 }
       const t = new Date(h.t).getTime()
       if (!(t >= now - windowMs)) continue
       const k = Math.floor(t / stepMs) * stepMs
-      const b = buckets.get(k) ?? { t: new Date(k), operations: 0, errors: 0, errorRate: 0, p99Ms: 0 }
-      b.operations += Number(h.operations || 0)
+      const b = buckets.get(k) ?? { t: new Date(k), operations: 0, errors: 0, errorRate: 0, p99Ms: 0, avgMs: 0 }
+      const n = Number(h.operations || 0)
+      // The mean weighted by each point's operations (summed here, divided below).
+      b.avgMs += Number(h.avgMs || 0) * n
+      b.operations += n
       b.errors += Number(h.errors || 0)
       b.p99Ms = Math.max(b.p99Ms, Number(h.p99Ms || 0))
       buckets.set(k, b)
     }
   }
   const out = [...buckets.entries()].sort((a, b) => a[0] - b[0]).map(([, b]) => b)
-  for (const b of out) b.errorRate = b.operations ? b.errors / b.operations : 0
+  for (const b of out) {
+    b.errorRate = b.operations ? b.errors / b.operations : 0
+    b.avgMs = b.operations ? b.avgMs / b.operations : 0
+  }
   return out
 }
 

@@ -39,7 +39,12 @@ async function overview(argon, q, settings) {
   const slowMs = int(q.slowMs, 'slowMs', 0, 3_600_000, settings.slowMs)
   const operations = fleet.sumOperations(processes)
   const totals = Object.values(operations).reduce((a, o) => ({ count: a.count + o.count, errors: a.errors + o.errors, ms: a.ms + (o.avgMs ?? 0) * o.count }), { count: 0, errors: 0, ms: 0 })
-  const window = processes.reduce((a, p) => ({ operations: a.operations + Number(p.metrics?.window?.operations || 0), errors: a.errors + Number(p.metrics?.window?.errors || 0) }), { operations: 0, errors: 0 })
+  // The last 60 s of every process: operations and errors add, the mean is weighted by count.
+  const window = processes.reduce((a, p) => {
+    const w = p.metrics?.window || {}
+    const n = Number(w.operations || 0)
+    return { operations: a.operations + n, errors: a.errors + Number(w.errors || 0), ms: a.ms + Number(w.avgMs || 0) * n }
+  }, { operations: 0, errors: 0, ms: 0 })
   const errorsByCode = []
   for (const [op, o] of Object.entries(operations)) for (const [code, count] of Object.entries(o.errorsByCode)) errorsByCode.push({ operation: op, code, count })
   errorsByCode.sort((a, b) => b.count - a.count)
@@ -63,7 +68,8 @@ async function overview(argon, q, settings) {
     cards: {
       status: fleet.overall(processes),
       uptimeMs: processes.reduce((m, p) => Math.max(m, Number(p.metrics?.system?.uptimeMs ?? p.health?.uptimeMs ?? 0)), 0),
-      avgLatencyMs: totals.count ? totals.ms / totals.count : null,
+      avgLatencyMs: window.operations ? window.ms / window.operations : null,
+      avgLatencySinceStartMs: totals.count ? totals.ms / totals.count : null,
       errorRate: window.operations ? window.errors / window.operations : null,
       operations: totals.count,
       errors: totals.errors,

@@ -90,10 +90,11 @@
   // ---------------------------------------------------------------------------------
   // Charts (uPlot)
 
-  function chart(id, label, color, xs, ys, opts = {}) {
+  /** A time-series chart: `lines` are `{ label, color, ys }`, drawn over the same times `xs` (seconds). */
+  function chart(id, xs, lines, opts = {}) {
     const host = $(id)
     const width = Math.max(280, host.clientWidth || 480)
-    const data = [xs, ys]
+    const data = [xs, ...lines.map((l) => l.ys)]
     host.dataset.points = String(xs.length)
     if (state.charts[id] && state.charts[id].width === width) {
       state.charts[id].setData(data)
@@ -105,11 +106,11 @@
       {
         width,
         height: opts.height || 180,
-        legend: { show: false },
+        legend: { show: lines.length > 1 },
         cursor: { drag: { x: false, y: false } },
         scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(max, opts.minMax || 1)] } },
         axes: [{ stroke: '#888' }, { stroke: '#888', size: 60 }],
-        series: [{}, { label, stroke: color, fill: `${color}22`, width: 2, points: { show: xs.length < 60 } }],
+        series: [{}, ...lines.map((l, i) => ({ label: l.label, stroke: l.color, fill: i === 0 ? `${l.color}22` : undefined, width: 2, points: { show: xs.length < 60 } }))],
         hooks: opts.hooks || {},
       },
       data,
@@ -134,8 +135,11 @@
     $('health-meta').textContent = `MongoDB ${o.server.version} (${o.server.kind}), LSN ${o.server.lsn}; ${o.processes.length} process${o.processes.length === 1 ? '' : 'es'} reporting; ${o.cards.operations} operations, ${o.cards.errors} errors since they started; updated ${time(o.now)}`
 
     const xs = o.series.map((p) => new Date(p.t).getTime() / 1000)
-    chart('chart-latency', 'p99 ms', '#2f6fdf', xs, o.series.map((p) => p.p99Ms))
-    chart('chart-errors', 'error rate', '#d9480f', xs, o.series.map((p) => p.errorRate), { minMax: 0.01 })
+    chart('chart-latency', xs, [
+      { label: 'p99 ms', color: '#2f6fdf', ys: o.series.map((p) => p.p99Ms) },
+      { label: 'average ms', color: '#7c3aed', ys: o.series.map((p) => p.avgMs) },
+    ])
+    chart('chart-errors', xs, [{ label: 'error rate', color: '#d9480f', ys: o.series.map((p) => p.errorRate) }], { minMax: 0.01 })
 
     fill($('processes'), ['Process', 'PID', 'Host', 'App', 'Status', 'Uptime', 'Reported'], o.processes.map((p) => [p.id, p.pid, p.host || '-', p.app || '-', p.silent ? 'unhealthy (silent)' : p.status, duration(p.uptimeMs), time(p.reportedAt)]), 'no process reports (processes publish their metrics while their monitor is on)')
     fill(
@@ -213,7 +217,7 @@
     $('tt-info').textContent = `${branch}: LSN ${info.earliestLsn} to ${info.latestLsn} readable (${info.entries} WAL records in the retention window of ${duration(info.retentionMs)}); ${t.points.length} buckets of ${duration(t.bucketMs)}`
     const xs = t.points.map((p) => new Date(p.t).getTime() / 1000)
     const points = t.points
-    chart('chart-timeline', 'writes', '#0b7285', xs, points.map((p) => p.writes), {
+    chart('chart-timeline', xs, [{ label: 'writes', color: '#0b7285', ys: points.map((p) => p.writes) }], {
       height: 160,
       hooks: {
         ready: [

@@ -218,6 +218,7 @@ mod tests {
             errors: 6,
             error_rate: 0.06,
             p99_ms: 3.0,
+            mean_ms: 1.0,
         };
         let (st, d) = evaluate(&s, &t);
         assert_eq!(st, Status::Degraded);
@@ -239,6 +240,7 @@ mod tests {
             errors: 0,
             error_rate: 0.0,
             p99_ms: 1500.0,
+            mean_ms: 900.0,
         };
         assert_eq!(evaluate(&s, &t).0, Status::Degraded);
         let mut s = snap();

@@ -82,6 +82,8 @@ pub struct WindowStats {
     pub error_rate: f64,
     /// 99th percentile latency, ms (0 with no operations).
     pub p99_ms: f64,
+    /// Mean latency, ms (0 with no operations).
+    pub mean_ms: f64,
 }
 
 #[derive(Debug)]
@@ -211,6 +213,7 @@ impl Telemetry {
         if out.count > 0 {
             out.error_rate = out.errors as f64 / out.count as f64;
             out.p99_ms = h.value_at_quantile(0.99) as f64 / 1000.0;
+            out.mean_ms = h.mean() / 1000.0;
         }
         out
     }

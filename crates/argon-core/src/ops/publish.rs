@@ -39,6 +39,7 @@ pub async fn metrics_document(p: &Project) -> Document {
             "errors": snap.window.errors as i64,
             "errorRate": snap.window.error_rate,
             "p99Ms": snap.window.p99_ms,
+            "avgMs": snap.window.mean_ms,
         },
         "system": {
             "rssBytes": snap.rss_bytes as i64,
@@ -62,6 +63,7 @@ pub async fn publish(p: &Project) -> Result<()> {
         "errors": window.get("errors").cloned().unwrap_or(Bson::Int64(0)),
         "errorRate": window.get("errorRate").cloned().unwrap_or(Bson::Double(0.0)),
         "p99Ms": window.get("p99Ms").cloned().unwrap_or(Bson::Double(0.0)),
+        "avgMs": window.get("avgMs").cloned().unwrap_or(Bson::Double(0.0)),
     };
     let alerts: Vec<Bson> = p
         .ops
