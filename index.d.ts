@@ -618,6 +618,8 @@ export interface ProcessSnapshot {
   history: Array<{ t: Date; operations: number; errors: number; errorRate: number; p99Ms: number; avgMs: number }>
   /** This process's metrics in the Prometheus text format. */
   prometheus: string
+  /** Per operation, its calls and latency since the previous snapshot (operations that ran). */
+  interval: Record<string, { count: number; avgMs: number; p50Ms: number; p99Ms: number }>
   /** Its last 50 operations, newest first (`code` when one failed). */
   recent: RecentOperation[]
   /** Its last 50 operations slower than its `slowOperationMs`, newest first. */

@@ -130,6 +130,17 @@ test('health view: cards, charts, processes, operations and the four tabs show w
     assert.equal(ops.insertOne[1], '21')
     assert.equal(ops.insertOne[6], '1')
     assert.ok(Number(ops.findOne[1]) >= 10, `findOne ${ops.findOne[1]}`)
+    // Each snapshot carries its last interval per operation (calls and percentiles since the
+    // previous snapshot): the app's findOne every 250 ms shows in some interval, with p99 >= p50.
+    let interval = null
+    let total = 0
+    for (const end = Date.now() + 10_000; !interval && Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {
+      const snap = (await ctx.argon.processes()).find((p) => p.pid === ctx.app.pid)
+      interval = snap.interval.findOne ?? null
+      total = snap.metrics.operations.findOne.count
+    }
+    // Not the cumulative figures: fewer calls than since the start.
+    assert.ok(interval && interval.count >= 1 && interval.count < total && interval.p99Ms >= interval.p50Ms, JSON.stringify({ interval, total }))
     const procs = await cellTexts(page, '#processes tbody tr')
     const mine = procs.find((r) => r[1] === String(ctx.app.pid))
     assert.ok(mine, JSON.stringify(procs))

@@ -42,13 +42,17 @@ function operationsOf(p) {
     const count = Number(o.count || 0)
     const errors = Number(o.errors || 0)
     out[name] = { count, errors, successRate: count ? (count - errors) / count : null, avgMs: o.meanMs ?? o.avgMs ?? null, p50Ms: o.p50Ms ?? null, p99Ms: o.p99Ms ?? null, errorsByCode: o.errorsByCode || {} }
+    // The process's last publishing interval (absent when the operation did not run in it).
+    const i = p.interval?.[name]
+    out[name].interval = i ? { count: Number(i.count), avgMs: i.avgMs, p50Ms: i.p50Ms, p99Ms: i.p99Ms } : null
   }
   return out
 }
 
 /**
  * Sums operations over processes: counts and errors add, the average is weighted by count,
- * p50 and p99 are the highest of the processes' (an upper bound: percentiles do not add).
+ * p50 and p99 are the highest of the processes' (an upper bound: percentiles do not add),
+ * since they started and (`interval`) over their last publishing interval.
  */
 function sumOperations(processes) {
   const out = {}
@@ -62,9 +66,18 @@ function sumOperations(processes) {
       s.p50Ms = Math.max(s.p50Ms ?? 0, o.p50Ms ?? 0)
       s.p99Ms = Math.max(s.p99Ms ?? 0, o.p99Ms ?? 0)
       for (const [code, n] of Object.entries(o.errorsByCode)) s.errorsByCode[code] = (s.errorsByCode[code] || 0) + Number(n)
+      if (o.interval) {
+        const i = (s.interval ??= { count: 0, p50Ms: 0, p99Ms: 0 })
+        i.count += o.interval.count
+        i.p50Ms = Math.max(i.p50Ms, o.interval.p50Ms)
+        i.p99Ms = Math.max(i.p99Ms, o.interval.p99Ms)
+      }
     }
   }
-  for (const s of Object.values(out)) s.successRate = s.count ? (s.count - s.errors) / s.count : null
+  for (const s of Object.values(out)) {
+    s.successRate = s.count ? (s.count - s.errors) / s.count : null
+    s.interval ??= null
+  }
   return out
 }
 

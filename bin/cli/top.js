@@ -49,8 +49,11 @@ class Rates {
         s.count += o.count
         s.errors += o.errors
         s.cumSumMs += (o.avgMs ?? 0) * o.count
-        s.p50Ms = Math.max(s.p50Ms ?? 0, o.p50Ms ?? 0)
-        s.p99Ms = Math.max(s.p99Ms ?? 0, o.p99Ms ?? 0)
+        // Percentiles of the process's last interval when it ran the operation in it, else
+        // since it started; over processes the highest (percentiles do not add).
+        const pct = o.interval ?? o
+        s.p50Ms = Math.max(s.p50Ms ?? 0, pct.p50Ms ?? 0)
+        s.p99Ms = Math.max(s.p99Ms ?? 0, pct.p99Ms ?? 0)
         if (opsPerSec === null) continue
         const before = prev.ops[name] || { count: 0, errors: 0, avgMs: 0 }
         // Counters only grow; a smaller one means the process reset its metrics.

@@ -144,10 +144,10 @@
     fill($('processes'), ['Process', 'PID', 'Host', 'App', 'Status', 'Uptime', 'Reported'], o.processes.map((p) => [p.id, p.pid, p.host || '-', p.app || '-', p.silent ? 'unhealthy (silent)' : p.status, duration(p.uptimeMs), time(p.reportedAt)]), 'no process reports (processes publish their metrics while their monitor is on)')
     fill(
       $('operations'),
-      ['Operation', 'Count', 'Success', 'Avg', 'p50', 'p99', 'Errors'],
+      ['Operation', 'Count', 'Success', 'Avg', 'p50', 'p99', 'Errors', 'Last interval: calls', 'p50', 'p99'],
       Object.entries(o.operations)
         .sort((a, b) => b[1].count - a[1].count)
-        .map(([name, s]) => ({ attrs: { 'data-op': name }, cells: [name, s.count, pct(s.successRate), ms(s.avgMs), ms(s.p50Ms), ms(s.p99Ms), s.errors] })),
+        .map(([name, s]) => ({ attrs: { 'data-op': name }, cells: [name, s.count, pct(s.successRate), ms(s.avgMs), ms(s.p50Ms), ms(s.p99Ms), s.errors, s.interval ? s.interval.count : 0, ms(s.interval && s.interval.p50Ms), ms(s.interval && s.interval.p99Ms)] })),
     )
     if (document.activeElement !== $('slow-ms')) $('slow-ms').value = String(o.slowMs)
     const opRow = (e) => [time(e.at), e.op, e.branch ? `${e.branch}/${e.collection}` : '-', ms(e.ms), e.ok ? 'ok' : e.code, e.pid]

@@ -47,6 +47,8 @@ struct OpStats {
     hist: Histogram<u64>,
     /// Failed calls by error code.
     by_code: std::collections::BTreeMap<&'static str, u64>,
+    /// `hist` when the last interval was taken ([`Telemetry::take_interval`]).
+    mark: Option<Histogram<u64>>,
 }
 
 impl OpStats {
@@ -60,6 +62,7 @@ impl OpStats {
             last_seen: DateTime::now(),
             hist: histogram(),
             by_code: Default::default(),
+            mark: None,
         }
     }
 }
@@ -260,6 +263,38 @@ impl Telemetry {
         out
     }
 
+    /// Per operation, its calls and latency since the previous call of this method (the
+    /// snapshot publisher calls it once per interval): `{ <op>: { count, avgMs, p50Ms,
+    /// p99Ms } }` for the operations that ran in the interval. The difference of two
+    /// cumulative histograms, so nothing is kept per second.
+    pub fn take_interval(&self) -> Document {
+        let mut s = self.stats.lock().expect("stats lock");
+        let mut out = Document::new();
+        for (op, e) in s.ops.iter_mut() {
+            let mut h = e.hist.clone();
+            if let Some(m) = &e.mark {
+                if h.subtract(m).is_err() {
+                    h = e.hist.clone();
+                }
+            }
+            e.mark = Some(e.hist.clone());
+            if h.is_empty() {
+                continue;
+            }
+            let ms = |us: u64| us as f64 / 1000.0;
+            out.insert(
+                *op,
+                doc! {
+                    "count": h.len() as i64,
+                    "avgMs": h.mean() / 1000.0,
+                    "p50Ms": ms(h.value_at_quantile(0.5)),
+                    "p99Ms": ms(h.value_at_quantile(0.99)),
+                },
+            );
+        }
+        out
+    }
+
     /// Forgets everything recorded (counters start again from zero).
     pub fn reset(&self) {
         *self.prom.write().expect("recorder lock") = Arc::new(recorder());
@@ -284,6 +319,34 @@ pub struct Gauges {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn intervals_are_the_calls_since_the_previous_one() {
+        let t = Telemetry::default();
+        for _ in 0..100 {
+            t.record_op("find", Duration::from_micros(100), None);
+        }
+        let first = t.take_interval();
+        let f = first.get_document("find").unwrap();
+        assert_eq!(f.get_i64("count").unwrap(), 100);
+        assert!((f.get_f64("p99Ms").unwrap() - 0.1).abs() < 0.01, "{f}");
+        // Nothing ran since: the operation is absent.
+        assert!(t.take_interval().is_empty());
+        // Slower calls now: the interval's percentiles are theirs alone.
+        for _ in 0..10 {
+            t.record_op("find", Duration::from_millis(20), None);
+        }
+        let second = t.take_interval();
+        let f = second.get_document("find").unwrap();
+        assert_eq!(f.get_i64("count").unwrap(), 10);
+        assert!((f.get_f64("p50Ms").unwrap() - 20.0).abs() < 0.1, "{f}");
+        // The cumulative figures still cover all 110.
+        let all = t.operations_document();
+        assert_eq!(
+            all.get_document("find").unwrap().get_i64("count").unwrap(),
+            110
+        );
+    }
 
     #[test]
     fn counts_are_exact_and_reset_per_project() {

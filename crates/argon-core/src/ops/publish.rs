@@ -99,6 +99,8 @@ pub async fn publish(p: &Project) -> Result<()> {
                     "slowOperationMs": p.ops.options.slow_operation_ms as i64,
                     "prometheus": p.ops.telemetry.render(),
                     "intervalMs": p.ops.options.monitor.publish_interval_ms as i64,
+                    // Per operation, since the previous publish (percentiles for `top`).
+                    "interval": p.ops.telemetry.take_interval(),
                 },
                 "$currentDate": {"reportedAt": true},
                 "$setOnInsert": {"startedAt": DateTime::now()},
