@@ -185,6 +185,31 @@ fn barrier_pipeline() -> Vec<Document> {
 }
 
 impl Project {
+    /// For a write inside its transaction: whether every outside write committed so far is
+    /// captured, found without waiting. One drain of the barrier cursor; `None` when that
+    /// cannot be told at once: the barrier's lock is held (a barrier holding it may be
+    /// waiting for capture, which needs the LSN counter the caller holds: waiting here
+    /// could deadlock), the cursor is not open yet, or the drain failed. The caller then
+    /// aborts and waits with [`Project::capture_barrier`] outside its transaction.
+    pub async fn capture_settled_now(&self) -> Option<bool> {
+        if self.capture.status() != CaptureStatus::Active {
+            return Some(true);
+        }
+        let mut guard = self.capture.barrier.try_lock().ok()?;
+        let bc = guard.as_mut()?;
+        bc.drained_at = Instant::now();
+        if bc.drain(self).await.is_err() {
+            *guard = None;
+            return None;
+        }
+        let local = *self
+            .capture
+            .captured_through
+            .lock()
+            .expect("capture through");
+        Some(bc.seen.settled(local))
+    }
+
     /// Waits until every write made outside Argon before this call has been captured, so a
     /// read below main's head cannot see one that the WAL does not account for. Costs one
     /// `getMore` on this process's barrier cursor when nothing is pending (concurrent

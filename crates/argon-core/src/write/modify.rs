@@ -114,6 +114,9 @@ pub(crate) async fn modify_in_txn(
         return Ok(out);
     }
     let first_key = alloc.take(s, targets.len() as i64).await?;
+    // Whether an unstamped row on main may be taken as adopted (invariant 24): asked once,
+    // at the first such row.
+    let mut adoptable = alloc.capture_settled;
     let mut records = Vec::new();
     let mut afters = Vec::new();
     let mut returned = None;
@@ -121,14 +124,16 @@ pub(crate) async fn modify_in_txn(
         let key = first_key.plus(i as i64);
         let m = Matched::new(t, row);
         // An unstamped row on main: adopted, or an outside write capture has not recorded
-        // yet. Only after capture caught up may it be taken as adopted (its adoption
+        // yet. Only once capture has caught up may it be taken as adopted (its adoption
         // record says it existed at the adoption point; invariant 24).
         let unstamped = t.is_main() && !(m.own && m.prev.is_some());
-        if unstamped
-            && !alloc.capture_settled
-            && t.p.capture_status() == crate::capture::CaptureStatus::Active
-        {
-            return Err(TxErr::CapturePending);
+        if unstamped && !adoptable {
+            // Without waiting: nothing pending lets the write go on in this transaction;
+            // otherwise (or when that cannot be told at once) it waits outside it.
+            if t.p.capture_settled_now().await != Some(true) {
+                return Err(TxErr::CapturePending);
+            }
+            adoptable = true;
         }
         out.matched += 1;
         let step = match change {

@@ -17,10 +17,10 @@ use std::time::Duration;
 pub enum TxErr {
     Mongo(mongodb::error::Error),
     Argon(ArgonError),
-    /// The body met a row on main's head without an Argon stamp while capture runs: an
-    /// adopted document, or an outside write capture has not recorded yet. The runner
-    /// aborts, waits for capture (the barrier) and runs the body again, which then takes
-    /// the row as adopted (invariant 24).
+    /// The body met a row on main's head without an Argon stamp while outside writes may
+    /// be pending for capture: an adopted document, or an outside write capture has not
+    /// recorded yet. The runner aborts, waits for capture (the barrier) and runs the body
+    /// again, which then takes the row as adopted (invariant 24).
     CapturePending,
 }
 
