@@ -22,6 +22,11 @@ export interface DashboardOptions {
   readOnly?: boolean
   /** The slow-operations tab's default threshold, ms. Default 100. */
   slowMs?: number
+  /**
+   * A refused request asks the browser for HTTP Basic credentials in this realm
+   * (`WWW-Authenticate`): for an `auth` hook that checks the `authorization` header.
+   */
+  realm?: string
 }
 
 /** A request handler: `(req, res, next?)`. Paths it does not know go to `next` when given. */

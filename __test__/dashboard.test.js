@@ -341,6 +341,41 @@ test('`argon dashboard --read-write` (the real CLI): restore preview, then a con
   await page.close()
 })
 
+test('`argon dashboard` with ARGON_DASHBOARD_AUTH asks for a login (HTTP Basic); a non-loopback --host without it is refused', { timeout: 60_000 }, async () => {
+  const args = [BIN, '--uri', env.srv.uri, '--db', ctx.database, 'dashboard', '--port', '0']
+  const prev = process.env.ARGON_DASHBOARD_AUTH
+  process.env.ARGON_DASHBOARD_AUTH = 'ops:s3cret:with:colons'
+  let started
+  try {
+    started = await spawnUntil(args, /at (http:\/\/127\.0\.0\.1:\d+\/) \(read-only, login required/)
+  } finally {
+    if (prev === undefined) delete process.env.ARGON_DASHBOARD_AUTH
+    else process.env.ARGON_DASHBOARD_AUTH = prev
+  }
+  const url = started.match[1]
+  const basic = (cred) => ({ authorization: `Basic ${Buffer.from(cred).toString('base64')}` })
+  const none = await fetch(`${url}api/branches`)
+  assert.equal(none.status, 401)
+  assert.equal(none.headers.get('www-authenticate'), 'Basic realm="argon", charset="UTF-8"')
+  assert.equal((await fetch(`${url}api/branches`, { headers: basic('ops:wrong') })).status, 401)
+  const ok = await fetch(`${url}api/branches`, { headers: basic('ops:s3cret:with:colons') })
+  assert.equal(ok.status, 200)
+  assert.ok((await ok.json()).branches.some((b) => b.name === 'main'))
+  // The browser flow: credentials in the page's origin, every asset and API call passes.
+  const context = await ctx.browser.newContext({ httpCredentials: { username: 'ops', password: 's3cret:with:colons' } })
+  const page = await context.newPage()
+  await page.goto(`${url}#branches`)
+  await page.waitForSelector('body[data-loaded="branches"]', { timeout: 10_000 })
+  await context.close()
+  started.child.kill('SIGTERM')
+  assert.doesNotMatch(started.stderr(), /s3cret/)
+  // Without a login, only loopback (refused before binding anything).
+  const { run } = require('./run')
+  const refused = await run(process.execPath, [BIN, '--uri', env.srv.uri, '--db', ctx.database, 'dashboard', '--host', '0.0.0.0', '--port', '0'], { timeout: 30_000 })
+  assert.equal(refused.code, 1)
+  assert.match(refused.stderr, /error \[INVALID_ARGUMENT\]: --host 0\.0\.0\.0 is not a loopback address: set ARGON_DASHBOARD_AUTH/)
+})
+
 test('mounted in Express with an auth hook: refused without it, served with it; the page is under the mount point', { timeout: 60_000 }, async () => {
   const express = require('express')
   const app = express()
@@ -381,4 +416,5 @@ test('bad options are typed errors', () => {
   assert.throws(() => argonDashboard({}), { code: 'INVALID_ARGUMENT' })
   assert.throws(() => argonDashboard(ctx.argon, { auth: 'yes' }), { code: 'INVALID_ARGUMENT' })
   assert.throws(() => argonDashboard(ctx.argon, { readOnly: 'no' }), { code: 'INVALID_ARGUMENT' })
+  assert.throws(() => argonDashboard(ctx.argon, { realm: 'a"b' }), { code: 'INVALID_ARGUMENT' })
 })

@@ -69,11 +69,12 @@ const GETS = {
 function checkOptions(argon, options) {
   if (!argon || typeof argon.listBranches !== 'function') throw new ArgonError('INVALID_ARGUMENT', 'argonDashboard needs a connected Argon instance')
   if (options === null || typeof options !== 'object') throw new ArgonError('INVALID_ARGUMENT', 'dashboard options must be an object')
-  const { auth, readOnly = true, slowMs = 100 } = options
+  const { auth, readOnly = true, slowMs = 100, realm } = options
   if (auth !== undefined && typeof auth !== 'function') throw new ArgonError('INVALID_ARGUMENT', 'auth must be a function (req) => boolean | Promise<boolean>')
+  if (realm !== undefined && (typeof realm !== 'string' || !/^[\w .-]{1,64}$/.test(realm))) throw new ArgonError('INVALID_ARGUMENT', 'realm must be a short name (letters, digits, space, . _ -)')
   if (typeof readOnly !== 'boolean') throw new ArgonError('INVALID_ARGUMENT', 'readOnly must be a boolean')
   if (!Number.isInteger(slowMs) || slowMs < 0) throw new ArgonError('INVALID_ARGUMENT', 'slowMs must be a non-negative integer')
-  return { auth, readOnly, slowMs }
+  return { auth, readOnly, slowMs, realm }
 }
 
 function cookies(req) {
@@ -112,7 +113,8 @@ function readBody(req, limit = 64 * 1024) {
  * The dashboard as a request handler. Mount it with `app.use('/argon', argonDashboard(argon))`
  * or call it from `http.createServer`. Options: `auth(req)` (every request must pass it),
  * `readOnly` (default true: no restore preview, no reset), `slowMs` (the slow-operations
- * tab's default threshold, ms; default 100).
+ * tab's default threshold, ms; default 100), `realm` (a refused request asks the browser
+ * for HTTP Basic credentials in this realm: for an `auth` that checks them).
  */
 function argonDashboard(argon, options = {}) {
   const settings = checkOptions(argon, options)
@@ -147,7 +149,11 @@ function argonDashboard(argon, options = {}) {
     try {
       const url = new URL(req.url, 'http://dashboard.invalid')
       const route = url.pathname.replace(/^\/+/, '')
-      if (settings.auth && !(await settings.auth(req))) return fail(new ArgonError('UNAUTHORIZED', 'the dashboard refused this request (auth hook)'))
+      if (settings.auth && !(await settings.auth(req))) {
+        // With a realm, the browser asks for HTTP Basic credentials.
+        if (settings.realm) res.setHeader('www-authenticate', `Basic realm="${settings.realm}", charset="UTF-8"`)
+        return fail(new ArgonError('UNAUTHORIZED', 'the dashboard refused this request (auth hook)'))
+      }
       if (route === '' || route === 'index.html') {
         // Served at the mount point with a trailing slash, so the page's relative URLs resolve.
         const original = req.originalUrl ?? req.url
