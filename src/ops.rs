@@ -150,7 +150,7 @@ impl NativeArgon {
         let r = self
             .inner
             .clone()
-            .verify_reporting(
+            .verify(
                 branch.as_deref(),
                 collection.as_deref(),
                 &progress(on_progress),

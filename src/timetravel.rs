@@ -92,7 +92,7 @@ impl NativeArgon {
         let r = self
             .inner
             .clone()
-            .gc_reporting(dry_run, &progress(on_progress))
+            .gc(dry_run, &progress(on_progress))
             .await
             .napi()?;
         Ok(to_bytes(&r.to_document())?.into())
@@ -193,7 +193,7 @@ impl NativeArgon {
             (true, None) => Some(a.default_backup_name(&branch).await.napi()?),
         };
         let r = a
-            .reset_branch_reporting(&branch, to, backup, &progress(on_progress))
+            .reset_branch(&branch, to, backup, &progress(on_progress))
             .await
             .napi()?;
         let backup = r.backup.map(Bson::String).unwrap_or(Bson::Null);

@@ -320,18 +320,9 @@ impl Argon {
     }
 
     /// Checks the storage invariants of a branch and collection (or all of them) and
-    /// reports every problem found; changes nothing.
+    /// reports every problem found; changes nothing. `progress`: one step per branch and
+    /// collection (`Progress::none()` for none).
     pub async fn verify(
-        &self,
-        branch: Option<&str>,
-        collection: Option<&str>,
-    ) -> Result<crate::ops::verify::Report> {
-        self.verify_reporting(branch, collection, &Progress::none())
-            .await
-    }
-
-    /// [`Argon::verify`], reporting progress (one step per branch and collection).
-    pub async fn verify_reporting(
         &self,
         branch: Option<&str>,
         collection: Option<&str>,
@@ -341,10 +332,7 @@ impl Argon {
         self.p.capture_barrier().await?;
         self.p
             .ops
-            .run_once(
-                "verify",
-                self.p.verify_reporting(branch, collection, progress),
-            )
+            .run_once("verify", self.p.verify(branch, collection, progress))
             .await
     }
 
@@ -395,13 +383,9 @@ impl Argon {
     }
 
     /// Removes history no read inside the retention window, at a fork point or at a tag
-    /// can reach (see `gc.rs`). With `dry_run`, only reports it.
-    pub async fn gc(&self, dry_run: bool) -> Result<crate::timetravel::gc::GcOutcome> {
-        self.gc_reporting(dry_run, &Progress::none()).await
-    }
-
-    /// [`Argon::gc`], reporting progress (`size`, then `collect`; one step per branch id).
-    pub async fn gc_reporting(
+    /// can reach (see `gc.rs`). With `dry_run`, only reports it. `progress`: `size`, then
+    /// `collect`, one step per branch id.
+    pub async fn gc(
         &self,
         dry_run: bool,
         progress: &Progress,
@@ -409,7 +393,7 @@ impl Argon {
         self.p.check_open()?;
         self.p
             .ops
-            .run_once("gc", self.p.gc_reporting(dry_run, progress))
+            .run_once("gc", self.p.gc(dry_run, progress))
             .await
     }
 
@@ -580,20 +564,8 @@ impl Argon {
 
     /// Resets `branch` to an earlier point or to its parent's head. Unless `backup` is
     /// `None`, first creates a backup branch (O(1)) holding the current state, and
-    /// returns its name.
+    /// returns its name. `progress`: `plan`, then `write`, one step per document written.
     pub async fn reset_branch(
-        &self,
-        branch: &str,
-        to: ResetTo,
-        backup: Option<String>,
-    ) -> Result<ResetOutcome> {
-        self.reset_branch_reporting(branch, to, backup, &Progress::none())
-            .await
-    }
-
-    /// [`Argon::reset_branch`], reporting progress (`plan`, then `write`: one step per
-    /// document written).
-    pub async fn reset_branch_reporting(
         &self,
         branch: &str,
         to: ResetTo,

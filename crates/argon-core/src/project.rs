@@ -168,7 +168,7 @@ impl Project {
                     if p.check_open().is_err() {
                         return;
                     }
-                    if let Err(e) = p.gc(false).await {
+                    if let Err(e) = p.gc(false, &crate::ops::progress::Progress::none()).await {
                         tracing::warn!(error = %e, "background garbage collection failed; retrying at the next interval");
                     }
                 }

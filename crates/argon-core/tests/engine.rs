@@ -4,7 +4,9 @@
 mod common;
 
 use argon_core::bson::{doc, Bson, Document};
-use argon_core::{Argon, AtSpec, Change, ConnectOptions, FindOpts, ModifyOpts, Point, ResetTo};
+use argon_core::{
+    Argon, AtSpec, Change, ConnectOptions, FindOpts, ModifyOpts, Point, Progress, ResetTo,
+};
 use common::{fresh_db, TestServer};
 use std::sync::OnceLock;
 
@@ -233,6 +235,7 @@ async fn tags_diff_and_reset_round_trip() {
             "main",
             ResetTo::Point(AtSpec::Lsn(good)),
             Some("main-bk".into()),
+            &Progress::none(),
         )
         .await
         .unwrap();
@@ -255,9 +258,14 @@ async fn tags_diff_and_reset_round_trip() {
         .unwrap()
         .get_i64("forkLsn")
         .unwrap();
-    a.reset_branch("main", ResetTo::Point(AtSpec::Lsn(bk_fork)), None)
-        .await
-        .unwrap();
+    a.reset_branch(
+        "main",
+        ResetTo::Point(AtSpec::Lsn(bk_fork)),
+        None,
+        &Progress::none(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         all(&a, "main", None).await,
         bad,

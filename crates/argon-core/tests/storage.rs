@@ -207,7 +207,7 @@ async fn storage_matches_independent_counts_and_what_gc_removes() {
     assert_eq!(totals_docs.records, 6 + 2 + 1 + 1 + 1);
     assert!(gc_total.records > 0, "the history has something to collect");
     let (progress, seen) = recorder();
-    let dry = a.gc_reporting(true, &progress).await.unwrap();
+    let dry = a.gc(true, &progress).await.unwrap();
     assert_eq!(
         (dry.records_removed, dry.bytes_freed),
         (gc_total.records, gc_total.bytes)
@@ -219,7 +219,7 @@ async fn storage_matches_independent_counts_and_what_gc_removes() {
         assert_eq!(last_size.done, last_size.total);
         assert_eq!(last_size.total, ids.len() as u64, "one step per branch id");
     }
-    let done = a.gc(false).await.unwrap();
+    let done = a.gc(false, &Progress::none()).await.unwrap();
     assert_eq!(done.records_removed, gc_total.records);
     let after = wal_by_hand(&db).await;
     for ((b, c), r) in &rows {
@@ -234,7 +234,7 @@ async fn storage_matches_independent_counts_and_what_gc_removes() {
     assert_eq!(again.totals().2.records, 0, "nothing left to collect");
     // Reads still answer: the removed records were needed by no allowed read.
     let (progress, seen) = recorder();
-    let v = a.verify_reporting(None, None, &progress).await.unwrap();
+    let v = a.verify(None, None, &progress).await.unwrap();
     assert_eq!(v.problem_count, 0, "{:?}", v.problems);
     // One step per branch and collection that still has records.
     let pairs = after.len() as u64;

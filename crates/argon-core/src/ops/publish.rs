@@ -80,7 +80,7 @@ pub async fn publish(p: &Project) -> Result<()> {
         .take(super::recent::KEEP)
         .map(Bson::Document)
         .collect();
-    let ops_doc = p.ops.recent.document();
+    let (recent, slow) = p.ops.recent.lists();
     let host = std::env::var("HOSTNAME").unwrap_or_default();
     coll(p)
         .update_one(
@@ -94,8 +94,8 @@ pub async fn publish(p: &Project) -> Result<()> {
                     "health": p.ops.health(),
                     "alerts": alerts,
                     "alertHistory": alert_history,
-                    "recent": ops_doc.get("recent").cloned().unwrap_or(Bson::Array(vec![])),
-                    "slow": ops_doc.get("slow").cloned().unwrap_or(Bson::Array(vec![])),
+                    "recent": recent,
+                    "slow": slow,
                     "slowOperationMs": p.ops.options.slow_operation_ms as i64,
                     "prometheus": p.ops.telemetry.render(),
                     "intervalMs": p.ops.options.monitor.publish_interval_ms as i64,

@@ -3,7 +3,7 @@
 //! [`KEEP`] slower than `slowOperationMs`), published with the process's snapshot. One
 //! short lock per operation; nothing is allocated once a ring is full but the entry.
 
-use mongodb::bson::{doc, Bson, DateTime, Document};
+use mongodb::bson::{doc, Bson, DateTime};
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
@@ -57,9 +57,9 @@ impl Recent {
         push(&mut rings.0, e);
     }
 
-    /// `{ recent: [...], slow: [...] }`, newest first; each entry `{ op, branch?,
+    /// The two rings (recent, slow), newest first; each entry `{ op, branch?,
     /// collection?, ms, ok, code?, at }`.
-    pub fn document(&self) -> Document {
+    pub fn lists(&self) -> (Vec<Bson>, Vec<Bson>) {
         let rings = self.rings.lock().expect("recent operations lock");
         let list = |ring: &VecDeque<Entry>| -> Vec<Bson> {
             ring.iter()
@@ -77,7 +77,7 @@ impl Recent {
                 })
                 .collect()
         };
-        doc! {"recent": list(&rings.0), "slow": list(&rings.1)}
+        (list(&rings.0), list(&rings.1))
     }
 
     pub fn clear(&self) {
@@ -104,8 +104,7 @@ mod tests {
             r.record("insertOne", ("main", "users"), i as f64, code, slow);
         }
         r.record("health", ("", ""), 1.0, None, false);
-        let d = r.document();
-        let recent = d.get_array("recent").unwrap();
+        let (recent, slow) = r.lists();
         assert_eq!(recent.len(), KEEP);
         let first = recent[0].as_document().unwrap();
         assert_eq!(first.get_str("op").unwrap(), "health");
@@ -113,7 +112,6 @@ mod tests {
         let second = recent[1].as_document().unwrap();
         assert_eq!(second.get_f64("ms").unwrap(), (KEEP + 6) as f64);
         assert_eq!(second.get_str("branch").unwrap(), "main");
-        let slow = d.get_array("slow").unwrap();
         assert_eq!(slow.len(), 6); // 0, 10, 20, 30, 40, 50
         let s0 = slow[0].as_document().unwrap();
         assert_eq!(s0.get_f64("ms").unwrap(), 50.0);
@@ -123,6 +121,6 @@ mod tests {
         assert!(!s2.get_bool("ok").unwrap());
         assert_eq!(s2.get_str("code").unwrap(), "DUPLICATE_KEY");
         r.clear();
-        assert!(r.document().get_array("recent").unwrap().is_empty());
+        assert!(r.lists().0.is_empty());
     }
 }

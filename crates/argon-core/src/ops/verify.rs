@@ -110,15 +110,9 @@ fn cmp_ids(a: &Bson, b: &Bson) -> Ordering {
 
 impl Project {
     /// Checks the storage invariants of `branch` (or every branch) and `collection` (or
-    /// every collection). Changes nothing.
-    pub async fn verify(&self, branch: Option<&str>, collection: Option<&str>) -> Result<Report> {
-        self.verify_reporting(branch, collection, &Progress::none())
-            .await
-    }
-
-    /// [`Project::verify`], reporting progress: phase `check`, one step per branch and
-    /// collection checked.
-    pub async fn verify_reporting(
+    /// every collection). Changes nothing. `progress`: phase `check`, one step per branch
+    /// and collection checked.
+    pub async fn verify(
         &self,
         branch: Option<&str>,
         collection: Option<&str>,

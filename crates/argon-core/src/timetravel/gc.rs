@@ -244,14 +244,10 @@ impl Project {
     }
 
     /// Removes history no read inside the retention window (or at a pinned point) can
-    /// reach. With `dry_run`, only reports what it would remove.
-    pub async fn gc(&self, dry_run: bool) -> Result<GcOutcome> {
-        self.gc_reporting(dry_run, &Progress::none()).await
-    }
-
-    /// [`Project::gc`], reporting progress: phase `size` (one step per branch id in the
-    /// WAL), then `collect` (one per branch id with records to remove).
-    pub async fn gc_reporting(&self, dry_run: bool, progress: &Progress) -> Result<GcOutcome> {
+    /// reach. With `dry_run`, only reports what it would remove. `progress`: phase `size`
+    /// (one step per branch id in the WAL), then `collect` (one per branch id with records
+    /// to remove).
+    pub async fn gc(&self, dry_run: bool, progress: &Progress) -> Result<GcOutcome> {
         let plan = self.gc_plan(progress).await?;
         let mut out = GcOutcome {
             oldest_retained_lsn: plan.oldest_retained_lsn,
