@@ -131,4 +131,7 @@ function parsePointText(text, what = 'point') {
   return text
 }
 
-module.exports = { atSpec, resetTarget, point, countsOf, DiffCursor, parsePointText }
+/** A reset target typed as text: `parent`, or a point as `parsePointText` reads it. */
+const parseResetText = (text, what = 'to') => (text === 'parent' ? 'parent' : parsePointText(text, what))
+
+module.exports = { atSpec, resetTarget, point, countsOf, DiffCursor, parsePointText, parseResetText }

@@ -10,6 +10,7 @@
  * only on a terminal and never with `--json`.
  */
 const cliProgress = require('cli-progress')
+const { parsePointText } = require('../../lib/timetravel')
 
 // The native addon loads on first use, so `--help` works even without it.
 const argondb = () => require('../../index.js')
@@ -90,11 +91,6 @@ async function withArgon(cmd, fn) {
   }
 }
 
-/** A point in time on the command line: an LSN (digits), an ISO date, or a tag name. */
-function parsePoint(text) {
-  return require('../../lib/timetravel').parsePointText(text)
-}
-
 /** A positive integer option (`--interval 500`), or a typed error naming the option. */
 function positiveInt(value, flag) {
   const n = Number(value)
@@ -173,7 +169,8 @@ module.exports = {
   errorCode,
   globals,
   withArgon,
-  parsePoint,
+  // A point in time on the command line: an LSN (digits), an ISO date, or a tag name.
+  parsePoint: parsePointText,
   positiveInt,
   showsProgress,
   progressBar,

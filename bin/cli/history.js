@@ -40,7 +40,7 @@ function countsTable(summary) {
 }
 
 /** `--to`: an LSN, an ISO date, a tag, or 'parent'. */
-const resetPoint = (text) => (text === 'parent' ? 'parent' : parsePoint(text))
+const { parseResetText: resetPoint } = require('../../lib/timetravel')
 
 function commands() {
   const history = new Command('history')

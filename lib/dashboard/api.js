@@ -6,9 +6,7 @@
  */
 const { ArgonError } = require('../errors')
 const fleet = require('../fleet')
-const { parsePointText } = require('../timetravel')
-
-const parsePoint = (text, what = 'at') => parsePointText(text, what)
+const { parsePointText, parseResetText } = require('../timetravel')
 
 function str(v, what, { optional = false } = {}) {
   if ((v === undefined || v === '') && optional) return undefined
@@ -115,7 +113,7 @@ async function collections(argon, q) {
 
 function view(argon, q) {
   const branch = argon.branch(str(q.branch, 'branch'))
-  const at = parsePoint(q.at)
+  const at = parsePointText(q.at, 'at')
   return (at === undefined ? branch : branch.at(at)).collection(str(q.collection, 'collection'))
 }
 
@@ -141,7 +139,7 @@ async function history(argon, q) {
 /** What changed on a branch from a point to its head: counts, and the first documents. */
 async function diff(argon, q) {
   const branch = str(q.branch, 'branch')
-  const at = parsePoint(str(q.at, 'at'))
+  const at = parsePointText(str(q.at, 'at'), 'at')
   const a = { branch, at }
   const b = { branch }
   const summary = await argon.diff(a, b)
@@ -159,21 +157,16 @@ async function diff(argon, q) {
   return { summary, documents: docs, more: summary.added + summary.changed + summary.removed > docs.length }
 }
 
-function resetTarget(q) {
-  const to = str(q.to, 'to')
-  return to === 'parent' ? 'parent' : parsePoint(to, 'to')
-}
-
 async function preview(argon, q) {
   const branch = str(q.branch, 'branch')
-  return { branch, preview: await argon.restorePreview(branch, { to: resetTarget(q) }) }
+  return { branch, preview: await argon.restorePreview(branch, { to: parseResetText(str(q.to, 'to')) }) }
 }
 
 /** Resets a branch (keeping a backup branch); `confirm` must repeat the branch's name. */
 async function reset(argon, body) {
   const branch = str(body.branch, 'branch')
   if (body.confirm !== branch) throw new ArgonError('INVALID_ARGUMENT', 'confirm must repeat the branch name')
-  const backup = await argon.resetBranch(branch, { to: resetTarget(body), backup: true })
+  const backup = await argon.resetBranch(branch, { to: parseResetText(str(body.to, 'to')), backup: true })
   return { branch, backup }
 }
 
@@ -201,4 +194,4 @@ function csv(rows) {
   return [headers.join(','), ...rows.map((r) => headers.map((h) => cell(r[h])).join(','))].join('\r\n') + '\r\n'
 }
 
-module.exports = { overview, branches, timeline, collections, documents, history, diff, preview, reset, metricsRows, csv, parsePoint }
+module.exports = { overview, branches, timeline, collections, documents, history, diff, preview, reset, metricsRows, csv }
