@@ -190,3 +190,40 @@ test('bad input: points, retention, reset targets, protection, foreign handles; 
   await other.close()
   await argon.close()
 })
+
+test('timeline: each bucket counts the branch\'s WAL records written in it, with the LSNs it spans (against the raw WAL)', async () => {
+  const database = freshDb('timeline')
+  const argon = await Argon.connect(srv.uri, { database, monitor: false })
+  const { MongoClient } = require('mongodb')
+  const raw = await MongoClient.connect(srv.uri)
+  try {
+    const items = argon.branch('main').collection('items')
+    await items.insertMany([{ _id: 1 }, { _id: 2 }, { _id: 3 }]) // one LSN, three records
+    await new Promise((r) => setTimeout(r, 300))
+    await items.updateOne({ _id: 1 }, { $set: { v: 1 } })
+    await new Promise((r) => setTimeout(r, 300))
+    await items.deleteOne({ _id: 2 })
+    const child = await argon.createBranch('kid')
+    await child.collection('items').insertOne({ _id: 9 }) // the child's, not main's
+    const t = await argon.timeline('main', { buckets: 4 })
+    const wal = await raw.db(database).collection('__argon.wal').find({ b: 0, _id: { $gt: 0 } }).toArray()
+    assert.equal(t.points.length, 4)
+    assert.equal(t.points.reduce((a, p) => a + p.writes, 0), wal.length)
+    assert.equal(wal.length, 5)
+    assert.deepEqual([t.from, t.to].map((d) => d.getTime()), [Math.min(...wal.map((r) => r.t.getTime())), Math.max(...wal.map((r) => r.t.getTime()))])
+    // Every record falls in the bucket whose span holds its time, and the LSNs match.
+    for (const [i, p] of t.points.entries()) {
+      const start = t.from.getTime() + i * t.bucketMs
+      const mine = wal.filter((r) => r.t.getTime() >= start && r.t.getTime() < start + t.bucketMs)
+      assert.equal(p.writes, mine.length, `bucket ${i}`)
+      const lsns = mine.map((r) => Math.floor(Number(r._id) / 2 ** 20))
+      assert.deepEqual([p.firstLsn, p.lastLsn], mine.length ? [Math.min(...lsns), Math.max(...lsns)] : [null, null])
+    }
+    assert.deepEqual((await argon.timeline('kid', { buckets: 2 })).points.map((p) => p.writes).reduce((a, b) => a + b), 1)
+    await assert.rejects(argon.timeline('main', { buckets: 501 }), code('INVALID_ARGUMENT'))
+    await assert.rejects(argon.timeline('nope'), code('BRANCH_NOT_FOUND'))
+  } finally {
+    await raw.close()
+    await argon.close()
+  }
+})
