@@ -12,7 +12,7 @@ const assert = require('node:assert/strict')
 const path = require('node:path')
 const { spawn, spawnSync } = require('node:child_process')
 const { BSON } = require('bson')
-const { serverAndDriver, freshDb } = require('./helpers')
+const { serverAndDriver, freshDb, spawnUntil } = require('./helpers')
 const { run } = require('./run')
 
 const env = serverAndDriver((e) => startApp(e))
@@ -30,17 +30,7 @@ const RETENTION = ['--retention-ms', '1']
 
 /** Starts the application and waits until its writes are done. */
 async function startApp(e) {
-  app = spawn(process.execPath, [APP, e.srv.uri, database], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let err = ''
-  app.stderr.on('data', (d) => (err += d))
-  await new Promise((resolve, reject) => {
-    let out = ''
-    app.stdout.on('data', (d) => {
-      out += d
-      if (out.includes('written')) resolve()
-    })
-    app.on('exit', (code) => reject(new Error(`app exited ${code}: ${err}`)))
-  })
+  app = (await spawnUntil([APP, e.srv.uri, database], /written/)).child
 }
 after(() => {
   if (app) app.kill('SIGKILL')

@@ -14,10 +14,10 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const zlib = require('node:zlib')
-const { spawn } = require('node:child_process')
 const { Argon } = require('..')
 const { argonDashboard, startDashboard, ASSETS } = require('../lib/dashboard')
-const { serverAndDriver, freshDb } = require('./helpers')
+const helpers = require('./helpers')
+const { serverAndDriver, freshDb } = helpers
 
 const env = serverAndDriver(async () => setup())
 const BIN = path.join(__dirname, '..', 'bin', 'argon.js')
@@ -28,22 +28,11 @@ const EVIL = '<img src=x onerror="window.__pwned=1"><b>bold</b>'
 
 const ctx = { database: null, argon: null, app: null, browser: null, l0: null, children: [] }
 
-function spawnUntil(args, pattern) {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  ctx.children.push(child)
-  let out = ''
-  let err = ''
-  child.stderr.on('data', (d) => (err += d))
-  return new Promise((resolve, reject) => {
-    child.stdout.on('data', (d) => {
-      out += d
-      const m = out.match(pattern)
-      if (m) resolve({ child, match: m, stderr: () => err })
-    })
-    child.on('exit', (code, signal) => {
-      if (!pattern.test(out)) reject(new Error(`${args.join(' ')} exited ${code ?? signal}: ${err}`))
-    })
-  })
+/** `helpers.spawnUntil`, the child stopped at the end of the file. */
+async function spawnUntil(args, pattern) {
+  const started = await helpers.spawnUntil(args, pattern)
+  ctx.children.push(started.child)
+  return started
 }
 
 async function launch() {

@@ -69,4 +69,24 @@ async function eventually(fn, ms = 30_000) {
   }
 }
 
-module.exports = { server, serverAndDriver, connect, freshDb, rng, eventually }
+/**
+ * Starts `node args…` and resolves `{ child, match, stderr() }` once its stdout matches
+ * `pattern`; rejects (with its stderr) if it exits before. The caller stops the child.
+ */
+function spawnUntil(args, pattern) {
+  const { spawn } = require('node:child_process')
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  child.stderr.on('data', (d) => (err += d))
+  return new Promise((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      out += d
+      const match = out.match(pattern)
+      if (match) resolve({ child, match, stderr: () => err })
+    })
+    child.on('exit', (code, signal) => reject(new Error(`${args.join(' ')} exited ${code ?? signal} before printing ${pattern}: ${err}`)))
+  })
+}
+
+module.exports = { server, serverAndDriver, connect, freshDb, rng, eventually, spawnUntil }

@@ -8,29 +8,17 @@
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const path = require('node:path')
-const { spawn } = require('node:child_process')
 const { Argon } = require('..')
-const { serverAndDriver, freshDb } = require('./helpers')
+const { serverAndDriver, freshDb, spawnUntil } = require('./helpers')
 const { run } = require('./run')
 
 const env = serverAndDriver()
 const BIN = path.join(__dirname, '..', 'bin', 'argon.js')
 const APP = path.join(__dirname, 'fixtures', 'app-process.js')
 
-function startApp(database, mode = 'run') {
-  const child = spawn(process.execPath, [APP, env.srv.uri, database, mode], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let err = ''
-  child.stderr.on('data', (d) => (err += d))
-  return new Promise((resolve, reject) => {
-    let out = ''
-    child.stdout.on('data', (d) => {
-      out += d
-      if (out.includes(mode === 'close' ? 'closed' : 'worked')) resolve(child)
-    })
-    child.on('exit', (code, signal) => {
-      if (signal !== 'SIGKILL' && !out.includes('closed')) reject(new Error(`app exited ${code}: ${err}`))
-    })
-  })
+/** The application process, once it printed that its known work is done (or, with mode `close`, that it closed). */
+async function startApp(database, mode = 'run') {
+  return (await spawnUntil([APP, env.srv.uri, database, mode], mode === 'close' ? /closed/ : /worked/)).child
 }
 
 /** Retries `fn` (which asserts) until it passes or `ms` run out, then rethrows its error. */

@@ -41,7 +41,7 @@ function operationsOf(p) {
   for (const [name, o] of Object.entries(p.metrics?.operations || {})) {
     const count = Number(o.count || 0)
     const errors = Number(o.errors || 0)
-    out[name] = { count, errors, successRate: count ? (count - errors) / count : null, avgMs: o.meanMs ?? o.avgMs ?? null, p50Ms: o.p50Ms ?? null, p99Ms: o.p99Ms ?? null, errorsByCode: o.errorsByCode || {} }
+    out[name] = { count, errors, successRate: count ? (count - errors) / count : null, avgMs: o.avgMs ?? null, p50Ms: o.p50Ms ?? null, p99Ms: o.p99Ms ?? null, errorsByCode: o.errorsByCode || {} }
     // The process's last publishing interval (absent when the operation did not run in it).
     const i = p.interval?.[name]
     out[name].interval = i ? { count: Number(i.count), avgMs: i.avgMs, p50Ms: i.p50Ms, p99Ms: i.p99Ms } : null
